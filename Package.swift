@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "yolo-compile",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "YoloCompile", targets: ["YoloCompile"]),
+        .executable(name: "yolo-compile", targets: ["yolo-compile"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libprotobuf-c: the ONNX wire format is read and written by the C runtime, never by hand.
+        .systemLibrary(
+            name: "CProtobufC",
+            path: "Sources/CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        // The C that protoc-c generates from proto/onnx.proto (regenerate with tools/regen-proto.sh).
+        .target(
+            name: "COnnxProto",
+            dependencies: ["CProtobufC"],
+            path: "Sources/COnnxProto"
+        ),
+        // CBLAS (OpenBLAS) for the interpreter's matrix products.
+        .systemLibrary(
+            name: "CBLAS",
+            path: "Sources/CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "YoloCompile",
+            dependencies: [
+                "COnnxProto", "CProtobufC", "CBLAS",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/YoloCompile"
+        ),
+        .executableTarget(
+            name: "yolo-compile",
+            dependencies: [
+                "YoloCompile",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/yolo-compile"
+        ),
+        .testTarget(
+            name: "YoloCompileTests",
+            dependencies: ["YoloCompile"],
+            path: "Tests/YoloCompileTests",
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

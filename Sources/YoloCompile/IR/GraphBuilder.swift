@@ -1,0 +1,105 @@
+/// Builds a `Graph` one node at a time, inferring every output type as the node is added, and
+/// naming nodes, values and parameters the way PyTorch does: nodes `/model.3/cv1/conv/Conv`,
+/// parameters `model.3.cv1.conv.weight`. Lowerings use it through `scoped(_:_:)`.
+public final class GraphBuilder {
+    public private(set) var graph: Graph
+    public let parameters: any ParameterSource
+    private var scope: [String] = []
+    private var nameCounts: [String: Int] = [:]
+
+    public init(name: String, parameters: any ParameterSource) {
+        self.graph = Graph(name: name)
+        self.parameters = parameters
+    }
+
+    /// Runs `body` with `component` appended to the naming scope (a PyTorch submodule name).
+    public func scoped<T>(_ component: String, _ body: () throws -> T) rethrows -> T {
+        scope.append(component)
+        defer { scope.removeLast() }
+        return try body()
+    }
+
+    public var currentScope: String { scope.joined(separator: ".") }
+
+    public func type(_ v: ValueID) -> TensorType { graph.type(of: v) }
+
+    public func input(_ name: String, _ type: TensorType) -> ValueID {
+        let v = graph.addValue(name: name, type: type)
+        graph.inputs.append(v)
+        return v
+    }
+
+    public func output(_ v: ValueID, name: String) {
+        graph.rename(v, name)
+        graph.outputs.append(v)
+    }
+
+    public func setMetadata(_ key: String, _ value: String) {
+        graph.metadata.removeAll { $0.key == key }
+        graph.metadata.append((key, value))
+    }
+
+    /// A trained tensor of the current module, e.g. `parameter("weight", ...)` inside `model.0.conv`.
+    public func parameter(_ local: String, shape: [Int], kind: ConstantKind = .parameter,
+                          initializer: ParameterInit) throws -> ValueID
+    {
+        let name = scope.isEmpty ? local : currentScope + "." + local
+        let t = try parameters.tensor(named: name, shape: shape, kind: kind, initializer: initializer)
+        return graph.addConstant(name: name, tensor: t, kind: kind)
+    }
+
+    /// A compiler-made constant (a shape, a scale, a grid).
+    public func constant(_ t: Tensor) -> ValueID {
+        graph.addConstant(name: uniqueName("Constant") + "_output_0", tensor: t, kind: .constant)
+    }
+
+    public func constant(ints: [Int]) -> ValueID { constant(.vector(ints)) }
+    public func constant(scalar: Float) -> ValueID { constant(.scalar(scalar)) }
+
+    private func uniqueName(_ op: String) -> String {
+        let base = "/" + (scope.isEmpty ? "" : scope.joined(separator: "/") + "/") + op
+        let k = nameCounts[base, default: 0]
+        nameCounts[base] = k + 1
+        return k == 0 ? base : base + "_\(k)"
+    }
+
+    /// Adds a node with `outputs` results and infers their types.
+    @discardableResult
+    public func add(_ op: String, _ inputs: [ValueID?], _ attributes: [String: Attribute] = [:],
+                    outputs: Int = 1) throws -> [ValueID]
+    {
+        let name = uniqueName(op)
+        var node = Node(op: op, name: name, inputs: inputs, outputs: [], attributes: attributes)
+        let placeholders = (0..<outputs).map { _ in TensorType(.float32, []) }
+        node.outputs = placeholders.indices.map { i in graph.addValue(name: name + "_output_\(i)", type: placeholders[i]) }
+        let types = try ShapeRules.infer(ShapeContext(
+            node: node,
+            inputTypes: inputs.map { $0.map(graph.type(of:)) },
+            constants: inputs.map { graph.constant($0) }))
+        for (v, t) in zip(node.outputs, types) { graph.setType(v, t) }
+        graph.nodes.append(node)
+        return node.outputs
+    }
+
+    /// Adds a single-output node.
+    public func op(_ op: String, _ inputs: [ValueID?], _ attributes: [String: Attribute] = [:]) throws -> ValueID {
+        try add(op, inputs, attributes)[0]
+    }
+
+    public func finish() -> Graph { graph }
+}
+
+/// How a parameter is initialised when no trained weights supply it.
+public enum ParameterInit: Sendable {
+    /// Uniform in [-bound, bound] (PyTorch's default for conv and linear layers is 1/sqrt(fan_in)).
+    case uniform(bound: Float)
+    /// Uniform in [low, high]: used for BatchNorm statistics so fusion has work to do.
+    case range(Float, Float)
+    /// Exactly this tensor (anchors, say).
+    case value(Tensor)
+}
+
+/// Supplies the data of each named parameter: seeded values or, later, trained weights.
+public protocol ParameterSource: AnyObject {
+    func tensor(named: String, shape: [Int], kind: ConstantKind, initializer: ParameterInit) throws -> Tensor
+}

@@ -1,0 +1,108 @@
+import Foundation
+
+/// `Detect(nc, anchors, ch)` (models/yolo.py) in its inference form:
+///
+///     per level i:  y = sigmoid(view(m[i](x), bs, na, no, ny, nx).permute(0, 1, 3, 4, 2))
+///                   xy, wh, conf = split(y, (2, 2, nc + 1), 4)
+///                   xy = (xy * 2 + grid[i]) * stride[i];  wh = (wh * 2) ** 2 * anchor_grid[i]
+///                   z[i] = cat(xy, wh, conf).view(bs, na * ny * nx, no)
+///     output: cat(z, 1)   (batch, anchors x cells, 5 + nc)
+///
+/// Strides come from the inferred shapes (image height / level height). The `anchors` buffer holds
+/// the config's pixel anchors divided by each level's stride, as YOLOv5 stores them; the anchor grid
+/// is computed from it in the graph (Slice, Mul, Reshape), which constant folding turns into constants.
+public struct DetectModule: YoloModule {
+    public static let names = ["Detect"]
+    public static let arguments = ["nc", "anchors"]
+    public static let requiredArguments = 2
+    let nc: Int
+    let anchors: [[Double]]
+    let ch: [Int]
+    let anchorsArg: ArgValue
+
+    public init(_ ctx: inout ModuleContext) throws {
+        nc = try ctx.int(0, "nc")
+        guard nc >= 1 else { throw ctx.fail("nc must be positive, got \(nc)") }
+        ch = ctx.inputChannels
+        anchorsArg = ctx.arg(1) ?? .none
+        switch ctx.arg(1) {
+        case .int(let n)?:
+            // parse_model: args[1] = [list(range(n * 2))] * len(f)
+            guard n >= 1 else { throw ctx.fail("anchors count must be positive") }
+            anchors = [[Double]](repeating: (0..<(2 * n)).map(Double.init), count: ch.count)
+        case .list(let levels)?:
+            anchors = try levels.map { level in
+                guard case .list(let items) = level, !items.isEmpty, items.count % 2 == 0 else {
+                    throw ctx.fail("each anchors level must be a list of w, h pixel pairs")
+                }
+                return try items.map { v in
+                    guard let d = v.doubleValue else { throw ctx.fail("anchor sizes must be numbers, got \(v)") }
+                    return d
+                }
+            }
+        default: throw ctx.fail("argument anchors must be a list of levels or a count, got \(ctx.arg(1) ?? .none)")
+        }
+        guard anchors.count == ch.count else {
+            throw ctx.fail("\(anchors.count) anchor levels but 'from' names \(ch.count) feature maps")
+        }
+        guard Set(anchors.map(\.count)).count == 1 else { throw ctx.fail("every anchors level needs the same number of anchors") }
+    }
+
+    var na: Int { anchors[0].count / 2 }
+    var no: Int { nc + 5 }
+
+    public var outputChannels: Int { no * na }
+    public var constructorArguments: [ArgValue] { [.int(nc), anchorsArg, .list(ch.map { .int($0) })] }
+
+    public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
+        guard let image = b.graph.inputs.first else { throw ShapeError(layer: b.currentScope, op: "Detect", message: "no image input") }
+        let imageHeight = b.type(image).shape[2]
+        let strides = inputs.map { v -> Float in
+            (Float(imageHeight) / Float(b.type(v).shape[2])).rounded()
+        }
+        // check_anchor_order: anchors must grow with stride, as YOLOv5 flips them when they don't.
+        var levels = anchors
+        let area = levels.map { l in stride(from: 0, to: l.count, by: 2).map { l[$0] * l[$0 + 1] }.reduce(0, +) / Double(na) }
+        if let a0 = area.first, let a1 = area.last, let s0 = strides.first, let s1 = strides.last,
+           a1 != a0, (a1 - a0).sign != Double(s1 - s0).sign
+        {
+            levels.reverse()
+        }
+        var scaled: [Float] = []
+        for (l, s) in zip(levels, strides) { scaled += l.map { Float($0) / s } }
+        let anchorBuffer = try b.parameter("anchors", shape: [inputs.count, na, 2], kind: .buffer,
+                                           initializer: .value(Tensor(shape: [inputs.count, na, 2], floats: scaled)))
+        var outs: [ValueID] = []
+        for (i, x) in inputs.enumerated() {
+            let y = try b.scoped("m") { try b.scoped(String(i)) {
+                try lowerConv2d(b, x, c1: ch[i], c2: no * na, k: 1, bias: true)
+            } }
+            let s = b.type(y).shape
+            let (bs, ny, nx) = (s[0], s[2], s[3])
+            let v = try b.op("Reshape", [y, b.constant(ints: [bs, na, no, ny, nx])])
+            let p = try b.op("Transpose", [v], ["perm": .ints([0, 1, 3, 4, 2])])
+            let sig = try b.op("Sigmoid", [p])
+            let parts = try b.add("Split", [sig, b.constant(ints: [2, 2, nc + 1])], ["axis": .int(4)], outputs: 3)
+            // xy = (xy * 2 + grid) * stride, grid = (x - 0.5, y - 0.5)
+            var grid = [Float](repeating: 0, count: ny * nx * 2)
+            for yy in 0..<ny { for xx in 0..<nx {
+                grid[(yy * nx + xx) * 2] = Float(xx) - 0.5
+                grid[(yy * nx + xx) * 2 + 1] = Float(yy) - 0.5
+            } }
+            let two = b.constant(scalar: 2)
+            let xy0 = try b.op("Mul", [parts[0], two])
+            let xy1 = try b.op("Add", [xy0, b.constant(Tensor(shape: [1, 1, ny, nx, 2], floats: grid))])
+            let xy = try b.op("Mul", [xy1, b.constant(scalar: strides[i])])
+            // wh = (wh * 2) ** 2 * anchor_grid, anchor_grid = (anchors[i] * stride).view(1, na, 1, 1, 2)
+            let wh0 = try b.op("Mul", [parts[1], b.constant(scalar: 2)])
+            let wh1 = try b.op("Pow", [wh0, b.constant(scalar: 2)])
+            let level = try b.op("Slice", [anchorBuffer, b.constant(ints: [i]), b.constant(ints: [i + 1]), b.constant(ints: [0])])
+            let pixels = try b.op("Mul", [level, b.constant(scalar: strides[i])])
+            let anchorGrid = try b.op("Reshape", [pixels, b.constant(ints: [1, na, 1, 1, 2])])
+            let wh = try b.op("Mul", [wh1, anchorGrid])
+            let cat = try b.op("Concat", [xy, wh, parts[2]], ["axis": .int(4)])
+            outs.append(try b.op("Reshape", [cat, b.constant(ints: [bs, na * ny * nx, no])]))
+        }
+        return outs.count == 1 ? outs[0] : try b.op("Concat", outs, ["axis": .int(1)])
+    }
+}

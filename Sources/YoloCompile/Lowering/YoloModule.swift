@@ -1,0 +1,139 @@
+/// A YOLO block: how `parse_model` turns its row into constructor arguments and output channels,
+/// and how one instance lowers into the IR. Adding a block means one file with one such type, and a
+/// line in `ModuleRegistry`.
+public protocol YoloModule: Sendable {
+    /// The names a config may use for it (`Conv`, or `nn.Upsample` and `Upsample`).
+    static var names: [String] { get }
+    /// The YAML-side arguments, for messages: `["c2", "k", "s", "p", "g", "d", "act"]`.
+    static var arguments: [String] { get }
+    /// How many of `arguments` are required.
+    static var requiredArguments: Int { get }
+
+    /// Applies parse_model's rules for this module to the row.
+    init(_ ctx: inout ModuleContext) throws
+    /// Channels of the output (`c2` in parse_model).
+    var outputChannels: Int { get }
+    /// The constructor's arguments as parse_model passes them, for the summary.
+    var constructorArguments: [ArgValue] { get }
+    /// Lowers one instance, reading `inputs` (one per `from` entry).
+    func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID
+}
+
+extension YoloModule {
+    public static var requiredArguments: Int { 0 }
+}
+
+/// What a module sees of its row while parse_model's rules are applied.
+public struct ModuleContext {
+    public let config: ModelConfig
+    public let row: LayerRow
+    /// `ch[f]` for each `from` entry.
+    public let inputChannels: [Int]
+    /// The row's `number` after the depth gain.
+    public let depth: Int
+    /// How many times the module is stacked in an nn.Sequential (C3 and friends take `n` as an
+    /// argument instead and set this to 1).
+    public var repeats: Int
+    /// The activation that Conv uses by default (SiLU, or the config's `activation`).
+    public let defaultActivation: Activation
+
+    /// Outputs per anchor times anchors: `na * (nc + 5)`, which parse_model never width-scales.
+    public var detectOutputs: Int { config.anchorsPerLevel * (config.nc + 5) }
+
+    public func fail(_ message: String) -> ConfigError {
+        ConfigError(file: config.file, line: row.line, layer: row.index, "\(row.module): \(message)")
+    }
+
+    public var args: [ArgValue] { row.args }
+
+    public func arg(_ i: Int) -> ArgValue? { i < row.args.count ? row.args[i] : nil }
+
+    /// An integer argument, or `d` when absent or None.
+    public func int(_ i: Int, _ name: String, default d: Int? = nil) throws -> Int {
+        switch arg(i) {
+        case .int(let v)?: return v
+        case nil, .none?:
+            guard let d else { throw fail("argument \(name) is required") }
+            return d
+        case let v?: throw fail("argument \(name) must be an integer, got \(v)")
+        }
+    }
+
+    public func bool(_ i: Int, _ name: String, default d: Bool) throws -> Bool {
+        switch arg(i) {
+        case .bool(let v)?: return v
+        case .int(let v)? where v == 0 || v == 1: return v == 1
+        case nil: return d
+        case let v?: throw fail("argument \(name) must be True or False, got \(v)")
+        }
+    }
+
+    public func double(_ i: Int, _ name: String, default d: Double) throws -> Double {
+        guard let a = arg(i) else { return d }
+        guard let v = a.doubleValue else { throw fail("argument \(name) must be a number, got \(a)") }
+        return v
+    }
+
+    /// The single input's channels (modules with one `from`).
+    public var c1: Int { inputChannels[0] }
+
+    /// parse_model: `c2 = make_divisible(c2 * gw, 8)` unless c2 is Detect's output count.
+    public func scaledChannels(_ c2: Int) -> Int {
+        c2 == detectOutputs ? c2 : makeDivisible(Double(c2) * config.widthMultiple, 8)
+    }
+
+    /// The modules parse_model scales: `args = [c1, make_divisible(c2 * gw, 8), *args[1:]]`.
+    public func channelArguments() throws -> (c1: Int, c2: Int) {
+        guard inputChannels.count == 1 else { throw fail("takes one input, 'from' names \(inputChannels.count)") }
+        let c2 = try int(0, "c2")
+        guard c2 >= 1 else { throw fail("output channels must be positive, got \(c2)") }
+        return (c1, scaledChannels(c2))
+    }
+
+    /// The activation argument of Conv-like modules: True (the default), False (none), or a name.
+    public func activation(_ i: Int) throws -> Activation {
+        switch arg(i) {
+        case nil, .bool(true)?: return defaultActivation
+        case .bool(false)?: return .identity
+        case .string(let s)?:
+            guard let a = Activation(pytorch: s) else { throw fail("unknown activation \(s)") }
+            return a
+        case let v?: throw fail("argument act must be True, False or an activation, got \(v)")
+        }
+    }
+}
+
+/// YOLOv5's make_divisible: the smallest multiple of `divisor` not below `x`.
+public func makeDivisible(_ x: Double, _ divisor: Int) -> Int {
+    Int((x / Double(divisor)).rounded(.up)) * divisor
+}
+
+/// PyTorch's autopad: 'same' padding for odd kernels, with dilation.
+public func autopad(_ k: Int, _ p: Int?, dilation d: Int = 1) -> Int {
+    if let p { return p }
+    let ek = d > 1 ? d * (k - 1) + 1 : k
+    return ek / 2
+}
+
+/// Every block a config can name.
+public enum ModuleRegistry {
+    public static let modules: [any YoloModule.Type] = [
+        ConvModule.self, DWConvModule.self, FocusModule.self,
+        BottleneckModule.self, BottleneckCSPModule.self, C3Module.self,
+        SPPModule.self, SPPFModule.self,
+        ConcatModule.self, UpsampleModule.self, BatchNorm2dModule.self,
+        DetectModule.self,
+    ]
+
+    static let byName: [String: any YoloModule.Type] = {
+        var m: [String: any YoloModule.Type] = [:]
+        for t in modules { for n in t.names { m[n] = t } }
+        return m
+    }()
+
+    public static func lookup(_ name: String) -> (any YoloModule.Type)? {
+        byName[name] ?? byName[name.hasPrefix("nn.") ? String(name.dropFirst(3)) : "nn." + name]
+    }
+
+    public static var knownNames: [String] { modules.flatMap { $0.names }.sorted() }
+}

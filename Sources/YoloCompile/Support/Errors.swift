@@ -1,0 +1,69 @@
+/// Every error the compiler reports is one line that says where (file:line, layer, tensor) and what
+/// was expected. The CLI prints `description` and exits non-zero.
+
+/// An error in a model config (YAML).
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var line: Int?
+    public var layer: Int?
+    public var message: String
+
+    public init(file: String, line: Int?, layer: Int? = nil, _ message: String) {
+        self.file = file
+        self.line = line
+        self.layer = layer
+        self.message = message
+    }
+
+    public var description: String {
+        var s = file
+        if let line { s += ":\(line)" }
+        s += ": "
+        if let layer { s += "layer \(layer): " }
+        return s + message
+    }
+}
+
+/// A type or shape that does not fit an operator, found while the graph is built or verified.
+public struct ShapeError: Error, CustomStringConvertible, Equatable {
+    public var layer: String
+    public var op: String
+    public var message: String
+
+    public var description: String { "\(layer) (\(op)): \(message)" }
+}
+
+/// A graph that breaks the IR's invariants (SSA, topological order, types).
+public struct VerifierError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public var description: String { "IR verifier: \(message)" }
+}
+
+/// A problem reading or writing an ONNX file.
+public struct OnnxError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var message: String
+    public init(file: String, _ message: String) {
+        self.file = file
+        self.message = message
+    }
+    public var description: String { "\(file): \(message)" }
+}
+
+/// A failure while executing a graph.
+public struct InterpreterError: Error, CustomStringConvertible, Equatable {
+    public var node: String
+    public var message: String
+    public var description: String { "interpreter: \(node): \(message)" }
+}
+
+/// A problem with an input file that is not a model (a .npy array, say).
+public struct InputError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var message: String
+    public init(file: String, _ message: String) {
+        self.file = file
+        self.message = message
+    }
+    public var description: String { "\(file): \(message)" }
+}

@@ -1,0 +1,3 @@
+import XCTest
+import YoloCompile
+final class SmokeTests: XCTestCase { func testNothing() {} }
