@@ -1,0 +1,57 @@
+/// The main job end to end: config -> lowered IR -> passes -> ONNX bytes.
+public struct CompiledModel: Sendable {
+    public var config: ModelConfig
+    public var lowered: LoweredModel
+    /// The graph after the pass pipeline: what is exported.
+    public var optimized: Graph
+    public var reports: [PassReport]
+}
+
+public enum Compiler {
+    /// Compiles a config file. Image sizes that the model's largest stride does not divide are
+    /// rounded up to the next multiple, as YOLOv5's check_img_size does; the note says so.
+    public static func compile(configFile: String, options: CompileOptions, fuse: Bool = true,
+                               parameters: (any ParameterSource)? = nil) throws -> CompiledModel
+    {
+        let config = try ConfigParser.parse(file: configFile)
+        return try compile(config, options: options, fuse: fuse, parameters: parameters)
+    }
+
+    public static func compile(_ config: ModelConfig, options: CompileOptions, fuse: Bool = true,
+                               parameters: (any ParameterSource)? = nil) throws -> CompiledModel
+    {
+        var opts = options
+        var lowered = try ModelLowering.lower(config, options: opts, parameters: parameters)
+        let stride = lowered.strides.max() ?? 32
+        if opts.imageHeight % stride != 0 || opts.imageWidth % stride != 0 {
+            let h = (opts.imageHeight + stride - 1) / stride * stride, w = (opts.imageWidth + stride - 1) / stride * stride
+            let note = "image size \(opts.imageHeight)x\(opts.imageWidth) is not a multiple of the max stride \(stride); using \(h)x\(w)"
+            opts.imageHeight = h
+            opts.imageWidth = w
+            lowered = try ModelLowering.lower(config, options: opts, parameters: parameters)
+            lowered.notes.append(note)
+        }
+        try Verifier.verify(lowered.graph)
+        var g = lowered.graph
+        let reports = try (fuse ? PassManager.standard : PassManager.cleanupOnly).run(&g)
+        return CompiledModel(config: config, lowered: lowered, optimized: g, reports: reports)
+    }
+}
+
+/// Floating-point operations of a graph: 2 per multiply-accumulate of Conv (and 2 per element of a
+/// BatchNorm still in the graph), the way thop counts YOLOv5 models (MACs x 2).
+public func graphFLOPs(_ g: Graph) -> Double {
+    var flops = 0.0
+    for n in g.nodes {
+        switch n.op {
+        case "Conv":
+            guard let w = n.inputs[1].map(g.type(of:)) else { continue }
+            let out = g.type(of: n.outputs[0])
+            flops += 2 * Double(out.count) * Double(w.shape[1] * w.shape[2] * w.shape[3])
+        case "BatchNormalization":
+            flops += 2 * Double(g.type(of: n.outputs[0]).count)
+        default: break
+        }
+    }
+    return flops
+}

@@ -1,0 +1,217 @@
+import COnnxProto
+import CProtobufC
+import Foundation
+
+public struct OnnxWriteOptions: Sendable {
+    public var opset: Int = Opset.defaultVersion
+    public var producerName = "yolo-compile"
+    public var producerVersion = yoloCompileVersion
+
+    public init(opset: Int = Opset.defaultVersion) { self.opset = opset }
+}
+
+/// Serialises a graph as an ONNX ModelProto through protobuf-c. Weights are `raw_data` initializers
+/// (little-endian), attributes are written sorted by name, and only constants some node reads are
+/// written, so the same graph always gives the same bytes.
+public enum OnnxWriter {
+    public static func serialize(_ g: Graph, options: OnnxWriteOptions = OnnxWriteOptions()) throws -> [UInt8] {
+        guard Opset.supported.contains(options.opset) else {
+            throw OnnxError(file: g.name, "opset \(options.opset) is not supported (choose \(Opset.supported.lowerBound) to \(Opset.supported.upperBound))")
+        }
+        let arena = CArena()
+        let graph = arena.allocate(Onnx__GraphProto.self, count: 1)
+        onnx__graph_proto__init(graph)
+        graph.pointee.name = arena.string(g.name)
+
+        var used = Set<ValueID>(g.outputs)
+        var extra: [(String, Tensor)] = []
+        var nodes: [UnsafeMutablePointer<Onnx__NodeProto>?] = []
+        for n in g.nodes {
+            for v in n.inputs.compactMap({ $0 }) { used.insert(v) }
+            let spelled = OpsetLegalization.export(n, opset: options.opset, graph: g)
+            extra += spelled.extra
+            nodes.append(node(n, spelled, arena))
+        }
+        // Inputs the spelling dropped (Split sizes below opset 13) are not written.
+        let spelledInputs = Set(g.nodes.flatMap { OpsetLegalization.export($0, opset: options.opset, graph: g).inputs })
+        graph.pointee.n_node = nodes.count
+        graph.pointee.node = arena.array(nodes)
+
+        var inits: [UnsafeMutablePointer<Onnx__TensorProto>?] = []
+        for (v, c) in g.orderedConstants where used.contains(v) && (spelledInputs.contains(g.name(of: v)) || g.outputs.contains(v)) {
+            inits.append(tensor(c.tensor, name: g.name(of: v), arena))
+        }
+        for (name, t) in extra { inits.append(tensor(t, name: name, arena)) }
+        graph.pointee.n_initializer = inits.count
+        graph.pointee.initializer = arena.array(inits)
+
+        let ins = g.inputs.map { valueInfo(g.name(of: $0), g.type(of: $0), arena) }
+        graph.pointee.n_input = ins.count
+        graph.pointee.input = arena.array(ins)
+        let outs = g.outputs.map { valueInfo(g.name(of: $0), g.type(of: $0), arena) }
+        graph.pointee.n_output = outs.count
+        graph.pointee.output = arena.array(outs)
+
+        let model = arena.allocate(Onnx__ModelProto.self, count: 1)
+        onnx__model_proto__init(model)
+        model.pointee.has_ir_version = 1
+        model.pointee.ir_version = Opset.irVersion(for: options.opset)
+        let opset = arena.allocate(Onnx__OperatorSetIdProto.self, count: 1)
+        onnx__operator_set_id_proto__init(opset)
+        opset.pointee.domain = arena.string("")
+        opset.pointee.has_version = 1
+        opset.pointee.version = Int64(options.opset)
+        model.pointee.n_opset_import = 1
+        model.pointee.opset_import = arena.array([Optional(opset)])
+        model.pointee.producer_name = arena.string(options.producerName)
+        model.pointee.producer_version = arena.string(options.producerVersion)
+        model.pointee.graph = graph
+        let props = g.metadata.map { kv -> UnsafeMutablePointer<Onnx__StringStringEntryProto>? in
+            let e = arena.allocate(Onnx__StringStringEntryProto.self, count: 1)
+            onnx__string_string_entry_proto__init(e)
+            e.pointee.key = arena.string(kv.key)
+            e.pointee.value = arena.string(kv.value)
+            return e
+        }
+        model.pointee.n_metadata_props = props.count
+        model.pointee.metadata_props = arena.array(props)
+
+        let size = onnx__model_proto__get_packed_size(model)
+        var bytes = [UInt8](repeating: 0, count: size)
+        let written = bytes.withUnsafeMutableBufferPointer { onnx__model_proto__pack(model, $0.baseAddress) }
+        guard written == size else { throw OnnxError(file: g.name, "protobuf-c packed \(written) of \(size) bytes") }
+        return bytes
+    }
+
+    /// Writes the model to `path` through a temporary file in the same folder and a rename, so a
+    /// failure never leaves a partial model behind.
+    public static func write(_ g: Graph, to path: String, options: OnnxWriteOptions = OnnxWriteOptions()) throws {
+        let bytes = try serialize(g, options: options)
+        try writeAtomically(bytes, to: path)
+    }
+
+    static func node(_ n: Node, _ s: OpsetLegalization.Spelling, _ arena: CArena) -> UnsafeMutablePointer<Onnx__NodeProto> {
+        let p = arena.allocate(Onnx__NodeProto.self, count: 1)
+        onnx__node_proto__init(p)
+        p.pointee.n_input = s.inputs.count
+        p.pointee.input = arena.array(s.inputs.map { Optional(arena.string($0)) })
+        p.pointee.n_output = s.outputs.count
+        p.pointee.output = arena.array(s.outputs.map { Optional(arena.string($0)) })
+        p.pointee.name = arena.string(n.name)
+        p.pointee.op_type = arena.string(n.op)
+        let attrs = s.attributes.sorted { $0.key < $1.key }.map { attribute($0.key, $0.value, arena) }
+        p.pointee.n_attribute = attrs.count
+        p.pointee.attribute = arena.array(attrs)
+        return p
+    }
+
+    static func attribute(_ name: String, _ a: Attribute, _ arena: CArena) -> UnsafeMutablePointer<Onnx__AttributeProto>? {
+        let p = arena.allocate(Onnx__AttributeProto.self, count: 1)
+        onnx__attribute_proto__init(p)
+        p.pointee.name = arena.string(name)
+        p.pointee.has_type = 1
+        switch a {
+        case .int(let v):
+            p.pointee.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT
+            p.pointee.has_i = 1
+            p.pointee.i = Int64(v)
+        case .ints(let v):
+            p.pointee.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS
+            p.pointee.n_ints = v.count
+            p.pointee.ints = arena.array(v.map(Int64.init))
+        case .float(let v):
+            p.pointee.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT
+            p.pointee.has_f = 1
+            p.pointee.f = v
+        case .floats(let v):
+            p.pointee.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS
+            p.pointee.n_floats = v.count
+            p.pointee.floats = arena.array(v)
+        case .string(let v):
+            p.pointee.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING
+            p.pointee.has_s = 1
+            let utf8 = Array(v.utf8)
+            p.pointee.s = ProtobufCBinaryData(len: utf8.count, data: utf8.withUnsafeBytes { arena.bytes($0) })
+        case .tensor(let t):
+            p.pointee.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR
+            p.pointee.t = tensor(t, name: nil, arena)
+        }
+        return p
+    }
+
+    static func tensor(_ t: Tensor, name: String?, _ arena: CArena) -> UnsafeMutablePointer<Onnx__TensorProto> {
+        let p = arena.allocate(Onnx__TensorProto.self, count: 1)
+        onnx__tensor_proto__init(p)
+        p.pointee.n_dims = t.shape.count
+        p.pointee.dims = arena.array(t.shape.map(Int64.init))
+        p.pointee.has_data_type = 1
+        p.pointee.data_type = t.isFloat ? DType.float32.onnxCode : t.dtype.onnxCode
+        if let name { p.pointee.name = arena.string(name) }
+        p.pointee.has_raw_data = 1
+        let data: UnsafeMutablePointer<UInt8>
+        let count: Int
+        if t.isFloat {
+            data = t.floats.withUnsafeBytes { arena.bytes($0) }
+            count = t.floats.count * 4
+        } else {
+            switch t.dtype {
+            case .int32: let v = t.ints.map { Int32(truncatingIfNeeded: $0) }; data = v.withUnsafeBytes { arena.bytes($0) }; count = v.count * 4
+            case .bool: let v = t.ints.map { UInt8($0 != 0 ? 1 : 0) }; data = v.withUnsafeBytes { arena.bytes($0) }; count = v.count
+            default: data = t.ints.withUnsafeBytes { arena.bytes($0) }; count = t.ints.count * 8
+            }
+        }
+        p.pointee.raw_data = ProtobufCBinaryData(len: count, data: data)
+        return p
+    }
+
+    static func valueInfo(_ name: String, _ type: TensorType, _ arena: CArena) -> UnsafeMutablePointer<Onnx__ValueInfoProto>? {
+        let vi = arena.allocate(Onnx__ValueInfoProto.self, count: 1)
+        onnx__value_info_proto__init(vi)
+        vi.pointee.name = arena.string(name)
+        let tp = arena.allocate(Onnx__TypeProto.self, count: 1)
+        onnx__type_proto__init(tp)
+        let tt = arena.allocate(Onnx__TypeProto__Tensor.self, count: 1)
+        onnx__type_proto__tensor__init(tt)
+        tt.pointee.has_elem_type = 1
+        tt.pointee.elem_type = type.dtype.onnxCode
+        let shape = arena.allocate(Onnx__TensorShapeProto.self, count: 1)
+        onnx__tensor_shape_proto__init(shape)
+        let dims = type.shape.map { d -> UnsafeMutablePointer<Onnx__TensorShapeProto__Dimension>? in
+            let dp = arena.allocate(Onnx__TensorShapeProto__Dimension.self, count: 1)
+            onnx__tensor_shape_proto__dimension__init(dp)
+            dp.pointee.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
+            dp.pointee.dim_value = Int64(d)
+            return dp
+        }
+        shape.pointee.n_dim = dims.count
+        shape.pointee.dim = arena.array(dims)
+        tt.pointee.shape = shape
+        tp.pointee.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
+        tp.pointee.tensor_type = tt
+        vi.pointee.type = tp
+        return vi
+    }
+}
+
+/// Writes bytes to `path` via a temporary sibling and rename(2): readers see the old file or the whole new one.
+func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let dir = url.deletingLastPathComponent().path
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        throw OnnxError(file: path, "cannot write: folder \(dir) does not exist")
+    }
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        throw OnnxError(file: path, "cannot write: it is a directory")
+    }
+    let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+    guard FileManager.default.createFile(atPath: tmp, contents: Data(bytes)) else {
+        throw OnnxError(file: path, "cannot write to folder \(dir)")
+    }
+    guard rename(tmp, path) == 0 else {
+        unlink(tmp)
+        throw OnnxError(file: path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+    }
+}
+
+public let yoloCompileVersion = "0.1.0"

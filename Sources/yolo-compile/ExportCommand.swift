@@ -1,0 +1,46 @@
+import ArgumentParser
+import YoloCompile
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Compile a model config to an ONNX file.",
+        discussion: """
+        The graph is fused (Conv+BatchNorm folded, standalone BatchNorms made exact scale-and-shift), constant \
+        folded and cleaned before it is written. The input is `images` (batch, 3, H, W); the output `output0` \
+        is (batch, anchors x cells, 5 + nc) with boxes decoded, as YOLOv5's exporter writes it. The file is \
+        written under a temporary name and renamed, so a failure never leaves a partial model.
+
+        Example: yolo-compile export samples/yolov5s.yaml -o yolov5s.onnx --imgsz 640 --opset 17
+        """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .shortAndLong, help: "The ONNX file to write.")
+    var output: String
+
+    @Option(help: "ONNX opset to target (12 to 21).")
+    var opset: Int = 17
+
+    @Flag(help: "Keep BatchNormalization nodes instead of fusing them.")
+    var noFuse = false
+
+    @Flag(help: "Print what each pass changed.")
+    var verbose = false
+
+    func validate() throws {
+        guard (12...21).contains(opset) else { throw ValidationError("--opset must be between 12 and 21, got \(opset)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let c = try compile(model, fuse: !noFuse)
+            if verbose {
+                for r in c.reports { print("\(r.pass): \(r.changes.count) changes, \(r.nodesBefore) -> \(r.nodesAfter) nodes") }
+            }
+            try OnnxWriter.write(c.optimized, to: output, options: OnnxWriteOptions(opset: opset))
+            let t = c.optimized.type(of: c.optimized.outputs[0])
+            print("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, output0 \(t)")
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import YoloCompile
+
+struct SummaryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "summary",
+        abstract: "Print the model's layers, parameters and GFLOPs, as YOLOv5 does.",
+        discussion: """
+        One row per config row: index, from, n (after depth_multiple), parameters, module and the constructor \
+        arguments parse_model passes. Parameters count trainable tensors only (BatchNorm running statistics and \
+        anchors are buffers), as PyTorch does. GFLOPs are 2 x the multiply-accumulates of every Conv (plus 2 per \
+        element of each BatchNorm) at the given image size; "fused" is the same after Conv+BatchNorm fusion.
+        """)
+
+    @OptionGroup var model: ModelOptions
+
+    func run() throws {
+        try reportingErrors {
+            let c = try compile(model, fuse: true)
+            func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+            func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+            print("\(pad("", 4))\(pad("from", 18))\(pad("n", 4))\(pad("params", 11))  \(lpad("module", 16))arguments")
+            for l in c.lowered.layers {
+                let args = "[" + l.arguments.map(\.description).joined(separator: ", ") + "]"
+                print("\(pad(String(l.index), 4))\(pad(l.from, 18))\(pad(String(l.number), 4))\(pad(String(l.parameters), 11))  \(lpad(l.module, 16))\(args)")
+            }
+            let params = c.lowered.graph.constantElementCount(kinds: [.parameter])
+            let fusedParams = c.optimized.constantElementCount(kinds: [.parameter])
+            let g = c.lowered.graph.type(of: c.lowered.graph.inputs[0]).shape
+            print(String(format: "summary: %d layers, %d parameters, %.1f GFLOPs at %dx%d", c.lowered.layers.count, params,
+                         graphFLOPs(c.lowered.graph) / 1e9, g[2], g[3]))
+            print(String(format: "fused:   %d nodes, %d parameters, %.1f GFLOPs", c.optimized.nodes.count, fusedParams,
+                         graphFLOPs(c.optimized) / 1e9))
+            print("output0 \(c.optimized.type(of: c.optimized.outputs[0])), strides \(c.lowered.strides)")
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import YoloCompile
+
+@main
+struct YoloCompileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "yolo-compile",
+        abstract: "Compile YOLOv5 model configs to ONNX, without PyTorch.",
+        discussion: """
+        A model YAML (YOLOv5's format: nc, depth_multiple, width_multiple, anchors, backbone, head) is \
+        lowered to a static graph with every shape inferred, Conv+BatchNorm pairs are fused, and the result \
+        is written as ONNX that onnxruntime, OpenCV DNN and TensorRT read unchanged.
+
+        Typical use:
+          yolo-compile summary samples/yolov5s.yaml
+          yolo-compile export samples/yolov5s.yaml -o yolov5s.onnx --imgsz 640
+          yolo-compile verify samples/yolov5s.yaml
+          yolo-compile run yolov5s.onnx --input image.npy -o out.npy
+        """,
+        version: yoloCompileVersion,
+        subcommands: [ExportCommand.self, VerifyCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self]
+    )
+}
+
+/// Options shared by the commands that compile a config.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: "The model YAML (YOLOv5 format).")
+    var config: String
+
+    @Option(parsing: .upToNextOption,
+            help: "Image size: one number for square, or height and width. Rounded up to the model's largest stride.")
+    var imgsz: [Int] = [640]
+
+    @Option(help: "Batch size of the exported input.")
+    var batch: Int = 1
+
+    @Option(help: "Seed for the deterministic weights used when no trained weights are given.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        guard (1...2).contains(imgsz.count) else { throw ValidationError("--imgsz takes one or two numbers, got \(imgsz.count)") }
+        guard imgsz.allSatisfy({ $0 >= 1 && $0 <= 16384 }) else { throw ValidationError("--imgsz must be between 1 and 16384, got \(imgsz)") }
+        guard batch >= 1 && batch <= 1024 else { throw ValidationError("--batch must be between 1 and 1024, got \(batch)") }
+    }
+
+    var compileOptions: CompileOptions {
+        CompileOptions(imageHeight: imgsz[0], imageWidth: imgsz.count > 1 ? imgsz[1] : imgsz[0], batch: batch, seed: seed)
+    }
+}
+
+/// Prints an error as one line on stderr and exits 1; never a crash dump.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func note(_ s: String) { FileHandle.standardError.write(Data("note: \(s)\n".utf8)) }
+
+func compile(_ m: ModelOptions, fuse: Bool) throws -> CompiledModel {
+    let c = try Compiler.compile(configFile: m.config, options: m.compileOptions, fuse: fuse)
+    for n in c.lowered.notes { note(n) }
+    return c
+}
