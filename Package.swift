@@ -53,7 +53,7 @@ let package = Package(
             name: "YoloCompileTests",
             dependencies: ["YoloCompile"],
             path: "Tests/YoloCompileTests",
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -8,8 +8,9 @@ public struct CompiledModel: Sendable {
 }
 
 public enum Compiler {
-    /// Compiles a config file. Image sizes that the model's largest stride does not divide are
-    /// rounded up to the next multiple, as YOLOv5's check_img_size does; the note says so.
+    /// Compiles a config file. An image size that the model's largest stride does not divide, and
+    /// that breaks the graph, is rounded up to the next multiple, as YOLOv5's check_img_size does;
+    /// a note says so.
     public static func compile(configFile: String, options: CompileOptions, fuse: Bool = true,
                                parameters: (any ParameterSource)? = nil) throws -> CompiledModel
     {
@@ -21,13 +22,20 @@ public enum Compiler {
                                parameters: (any ParameterSource)? = nil) throws -> CompiledModel
     {
         var opts = options
-        var lowered = try ModelLowering.lower(config, options: opts, parameters: parameters)
-        let stride = lowered.strides.max() ?? 32
-        if opts.imageHeight % stride != 0 || opts.imageWidth % stride != 0 {
+        var lowered: LoweredModel
+        do {
+            lowered = try ModelLowering.lower(config, options: opts, parameters: parameters)
+        } catch {
+            // Sizes the strides don't divide break the feature-map alignment; find the largest stride
+            // with YOLOv5's 256x256 probe and round up, as its check_img_size does.
+            var probe = opts
+            (probe.imageHeight, probe.imageWidth) = (256, 256)
+            guard let stride = (try? ModelLowering.lower(config, options: probe, parameters: parameters))?.strides.max(),
+                  opts.imageHeight % stride != 0 || opts.imageWidth % stride != 0
+            else { throw error }
             let h = (opts.imageHeight + stride - 1) / stride * stride, w = (opts.imageWidth + stride - 1) / stride * stride
             let note = "image size \(opts.imageHeight)x\(opts.imageWidth) is not a multiple of the max stride \(stride); using \(h)x\(w)"
-            opts.imageHeight = h
-            opts.imageWidth = w
+            (opts.imageHeight, opts.imageWidth) = (h, w)
             lowered = try ModelLowering.lower(config, options: opts, parameters: parameters)
             lowered.notes.append(note)
         }
@@ -38,8 +46,10 @@ public enum Compiler {
     }
 }
 
-/// Floating-point operations of a graph: 2 per multiply-accumulate of Conv (and 2 per element of a
-/// BatchNorm still in the graph), the way thop counts YOLOv5 models (MACs x 2).
+/// Floating-point operations of a graph, counted as YOLOv5's model_info does with thop (MACs x 2):
+/// 2 per multiply-accumulate of a Conv, and 4 per element of a BatchNorm still in the graph (thop
+/// counts 2 operations per element of an eval-mode BatchNorm). Activations, pooling, resizing and
+/// the Detect decode count nothing, as in thop.
 public func graphFLOPs(_ g: Graph) -> Double {
     var flops = 0.0
     for n in g.nodes {
@@ -49,7 +59,7 @@ public func graphFLOPs(_ g: Graph) -> Double {
             let out = g.type(of: n.outputs[0])
             flops += 2 * Double(out.count) * Double(w.shape[1] * w.shape[2] * w.shape[3])
         case "BatchNormalization":
-            flops += 2 * Double(g.type(of: n.outputs[0]).count)
+            flops += 4 * Double(g.type(of: n.outputs[0]).count)
         default: break
         }
     }

@@ -9,8 +9,8 @@ struct SummaryCommand: ParsableCommand {
         discussion: """
         One row per config row: index, from, n (after depth_multiple), parameters, module and the constructor \
         arguments parse_model passes. Parameters count trainable tensors only (BatchNorm running statistics and \
-        anchors are buffers), as PyTorch does. GFLOPs are 2 x the multiply-accumulates of every Conv (plus 2 per \
-        element of each BatchNorm) at the given image size; "fused" is the same after Conv+BatchNorm fusion.
+        anchors are buffers), as PyTorch does. GFLOPs are counted as YOLOv5's thop-based model_info counts them (2 per \
+        Conv multiply-accumulate, 4 per BatchNorm element) at the given image size; "fused" is the same after Conv+BatchNorm fusion.
         """)
 
     @OptionGroup var model: ModelOptions

@@ -118,8 +118,10 @@ public struct Graph: Sendable, Equatable {
         constantOrder.compactMap { id in constants[id].map { (id, $0) } }
     }
 
-    /// Replaces every use of `old` (node inputs and graph outputs) with `new`.
+    /// Replaces every use of `old` (node inputs and graph outputs) with `new`. A graph output's name is
+    /// the model's interface, so when `old` is one, `new` takes its name (unless `new` is a graph input).
     public mutating func replaceUses(of old: ValueID, with new: ValueID) {
+        if outputs.contains(old), !inputs.contains(new) { rename(new, name(of: old)) }
         for i in nodes.indices {
             for j in nodes[i].inputs.indices where nodes[i].inputs[j] == old {
                 nodes[i].inputs[j] = new

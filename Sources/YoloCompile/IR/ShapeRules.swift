@@ -4,6 +4,15 @@ public struct ShapeContext: Sendable {
     public let node: Node
     public let inputTypes: [TensorType?]
     public let constants: [Tensor?]
+    /// How many outputs the node has (Split's rule needs it before the outputs exist).
+    public let outputCount: Int
+
+    public init(node: Node, inputTypes: [TensorType?], constants: [Tensor?], outputCount: Int? = nil) {
+        self.node = node
+        self.inputTypes = inputTypes
+        self.constants = constants
+        self.outputCount = outputCount ?? node.outputs.count
+    }
 
     func fail(_ message: String) -> ShapeError {
         ShapeError(layer: node.layer, op: node.op, message: message)
@@ -167,7 +176,7 @@ public enum ShapeRules {
     static func splitRule(_ ctx: ShapeContext) throws -> [TensorType] {
         let x = try ctx.type(0)
         let axis = try normalizeAxis(ctx.node.int("axis", default: 0), rank: x.rank, ctx)
-        let n = ctx.node.outputs.count
+        let n = ctx.outputCount
         var sizes: [Int]
         if let s = ctx.optionalConstant(1) {
             sizes = s.intValues

@@ -114,7 +114,7 @@ public enum OnnxReader {
                 g.addConstant(name: name + "/const\(g.values.count)", tensor: t, kind: .constant)
             }
             let ctx = ShapeContext(node: node, inputTypes: node.inputs.map { $0.map(g.type(of:)) },
-                                   constants: node.inputs.map { g.constant($0) })
+                                   constants: node.inputs.map { g.constant($0) }, outputCount: outNames.count)
             let types: [TensorType]
             do { types = try ShapeRules.infer(ctx) } catch let e as ShapeError {
                 throw OnnxError(file: file, "node \(name) (\(op)): \(e.message)")

@@ -21,10 +21,7 @@ public let identityEliminationPass = Pass(name: "identity-elimination") { g in
         default: isIdentity = false
         }
         guard isIdentity else { continue }
-        if g.outputs.contains(y) {
-            if g.inputs.contains(x) || g.outputs.contains(x) { continue }
-            g.rename(x, g.name(of: y))
-        }
+        if g.outputs.contains(y), g.inputs.contains(x) || g.outputs.contains(x) { continue }
         g.replaceUses(of: y, with: x)
         dead.insert(i)
         changes.append("removed \(n.name)")

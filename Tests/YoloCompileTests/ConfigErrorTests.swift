@@ -1,0 +1,93 @@
+import XCTest
+import YoloCompile
+
+/// Bad configs get one line naming the file, the line and the layer.
+final class ConfigErrorTests: XCTestCase {
+    let header = """
+    nc: 80
+    anchors:
+      - [10,13, 16,30, 33,23]
+    backbone:
+      [[-1, 1, Conv, [16, 3, 2]],
+    """
+
+    func message(_ yaml: String, name: String = "bad.yaml") -> String? {
+        let path = temporaryFile(name, contents: yaml)
+        return errorText { _ = try Compiler.compile(configFile: path, options: CompileOptions(imageHeight: 64, imageWidth: 64)) }
+            .map { $0.replacingOccurrences(of: path, with: name) }
+    }
+
+    func testUnknownModule() {
+        let m = message(header + "\n   [-1, 1, Conv9, [32]]]\nhead: []\n") ?? ""
+        XCTAssertTrue(m.hasPrefix("bad.yaml:6: layer 1: unknown module 'Conv9' (known: BatchNorm2d, Bottleneck, BottleneckCSP, C3, Concat, Conv,"), m)
+    }
+
+    func testFromOutOfRangeAndForward() {
+        XCTAssertEqual(message(header + "\n   [-3, 1, Conv, [32]]]\nhead: []\n"),
+                       "bad.yaml:6: layer 1: 'from' -3 points before layer 0")
+        XCTAssertEqual(message(header + "\n   [[-1, 2], 1, Concat, [1]]]\nhead: []\n"),
+                       "bad.yaml:6: layer 1: 'from' 2 points forward: layer 1 can only read earlier layers")
+    }
+
+    func testMalformedYAML() {
+        XCTAssertEqual(message("nc: 80\nanchors: [[1,2]\nbackbone: x\n"),
+                       "bad.yaml:3: malformed YAML: did not find expected ',' or ']'")
+    }
+
+    func testMissingKeys() {
+        XCTAssertEqual(message("anchors: 3\nbackbone: []\nhead: []\n"), "bad.yaml: missing 'nc' (the number of classes)")
+        XCTAssertEqual(message("nc: 3\nbackbone: []\nhead: []\n"),
+                       "bad.yaml: missing 'anchors' (per-level anchor sizes, or a count per level)")
+        XCTAssertEqual(message("nc: 3\nanchors: 3\nbackbone: []\n"),
+                       "bad.yaml: missing 'head' (a list of [from, number, module, args] rows)")
+    }
+
+    func testWrongArgumentCount() {
+        XCTAssertEqual(message(header + "\n   [-1, 1, SPPF, [32, 5, 1]]]\nhead: []\n"),
+                       "bad.yaml:6: layer 1: SPPF takes at most 2 args [c2, k], got 3")
+        XCTAssertEqual(message(header + "\n   [-1, 1, C3, []]]\nhead: []\n"),
+                       "bad.yaml:6: layer 1: C3 needs args [c2], got 0")
+    }
+
+    func testBadRowAndValues() {
+        XCTAssertEqual(message(header + "\n   [-1, 1, Conv]]\nhead: []\n"),
+                       "bad.yaml:6: layer 1: expected a row [from, number, module, args]")
+        XCTAssertEqual(message(header + "\n   [-1, 1, Conv, [32, 3, x]]]\nhead: []\n"),
+                       "bad.yaml:6: layer 1: Conv: argument s must be an integer, got 'x'")
+        XCTAssertEqual(message("nc: 0\nanchors: 3\nbackbone: []\nhead: []\n"), "bad.yaml:1: 'nc' must be a positive integer, got 0")
+    }
+
+    func testShapeErrorNamesTheLayer() {
+        // Concat of maps with different sizes: layer 2 reads the stride-2 and stride-4 outputs.
+        XCTAssertEqual(message(header + "\n   [-1, 1, Conv, [32, 3, 2]],\n   [[0, 1], 1, Concat, [1]]]\nhead: []\n"),
+                       "bad.yaml:7: layer 2: Concat: input 1 is f32[1,32,16,16] but input 0 is f32[1,16,32,32]: sizes differ outside axis 1")
+    }
+
+    func testMissingFileAndDirectory() {
+        XCTAssertEqual(errorText { _ = try ConfigParser.parse(file: "/nonexistent/m.yaml") }, "/nonexistent/m.yaml: no such file")
+        XCTAssertEqual(errorText { _ = try ConfigParser.parse(file: "/tmp") }, "/tmp: is a directory, expected a model YAML file")
+    }
+
+    func testYOLOv5NameResolution() throws {
+        let yaml = """
+        nc: 5
+        anchors: 2
+        activation: nn.LeakyReLU(0.1)
+        backbone:
+          [[-1, 1, Conv, [16, 3, 2, None, 1, 1, True]],
+           [-1, 1, Conv, [32, 3, 2]],
+           [-1, 1, Upsample, [None, 2, nearest]],
+           [[-1, 0], 1, Concat, [1]]]
+        head:
+          [[-1, 1, nn.BatchNorm2d, []],
+           [[1, 4], 1, Detect, [nc, anchors]]]
+        """
+        let path = temporaryFile("names.yaml", contents: yaml)
+        let c = try Compiler.compile(configFile: path, options: CompileOptions(imageHeight: 64, imageWidth: 64))
+        // anchors: 2 -> two anchors per level; nc 5 -> 10 values per cell.
+        XCTAssertEqual(c.optimized.type(of: c.optimized.outputs[0]).shape, [1, 2 * (16 * 16 + 32 * 32), 10])
+        XCTAssertTrue(c.lowered.graph.nodes.contains { $0.op == "LeakyRelu" && $0.float("alpha", default: 0) == 0.1 })
+        XCTAssertEqual(c.lowered.layers[5].arguments.first, .int(5))
+        XCTAssertEqual(c.lowered.layers[5].module, "Detect")
+    }
+}

@@ -1,3 +1,0 @@
-import XCTest
-import YoloCompile
-final class SmokeTests: XCTestCase { func testNothing() {} }
