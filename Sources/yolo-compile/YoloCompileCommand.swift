@@ -19,7 +19,7 @@ struct YoloCompileCommand: ParsableCommand {
           yolo-compile run yolov5s.onnx --input image.npy -o out.npy
         """,
         version: yoloCompileVersion,
-        subcommands: [ExportCommand.self, VerifyCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self]
+        subcommands: [ExportCommand.self, VerifyCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self]
     )
 }
 

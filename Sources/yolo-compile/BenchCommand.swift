@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import YoloCompile
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the interpreter on an ONNX model.",
+        discussion: """
+        Loads the model once, runs it on a seeded input `--warmup` times untimed, then `--repeat` times, and \
+        prints the median and best latency in milliseconds. Threads: OpenBLAS's (set OPENBLAS_NUM_THREADS). \
+        tools/bench.py runs this beside onnxruntime and writes BENCHMARKS.md.
+        """)
+
+    @Argument(help: "The ONNX model.")
+    var model: String
+
+    @Option(name: .customLong("repeat"), help: "Timed runs.")
+    var repeatCount: Int = 10
+
+    @Option(help: "Untimed runs first.")
+    var warmup: Int = 2
+
+    func run() throws {
+        try reportingErrors {
+            let (g, _) = try OnnxReader.read(file: model)
+            let inputs = g.inputs.map { seededInput(g.type(of: $0).shape, seed: 0) }
+            let interpreter = Interpreter(g)
+            for _ in 0..<warmup { _ = try interpreter.run(inputs) }
+            var times: [Double] = []
+            for _ in 0..<max(repeatCount, 1) {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try interpreter.run(inputs)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            }
+            times.sort()
+            print(String(format: "median %.2f ms, best %.2f ms over %d runs", times[times.count / 2], times[0], times.count))
+        }
+    }
+}
