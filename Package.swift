@@ -53,7 +53,7 @@ let package = Package(
             name: "YoloCompileTests",
             dependencies: ["YoloCompile"],
             path: "Tests/YoloCompileTests",
-            exclude: ["Fixtures"]
+            exclude: ["Fixtures", "PassCases"]
         ),
     ]
 )

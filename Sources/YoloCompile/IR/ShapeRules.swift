@@ -63,9 +63,30 @@ public enum ShapeRules {
         return r
     }()
 
+    /// Largest tensor the compiler handles (2^31 elements): larger ones come from corrupt files.
+    public static let maxElements = 1 << 31
+
     public static func infer(_ ctx: ShapeContext) throws -> [TensorType] {
         guard let rule = rules[ctx.node.op] else { throw ctx.fail("unsupported operator") }
-        return try rule(ctx)
+        let types = try rule(ctx)
+        for t in types {
+            guard t.shape.allSatisfy({ $0 >= 0 }), elementCount(t.shape) != nil else {
+                throw ctx.fail("result \(t) is larger than \(maxElements) elements")
+            }
+        }
+        return types
+    }
+
+    /// The number of elements of a shape, or nil when it overflows or exceeds `maxElements`.
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (m, o) = n.multipliedReportingOverflow(by: d)
+            guard !o, m <= maxElements else { return nil }
+            n = m
+        }
+        return n
     }
 
     // MARK: - Rules
@@ -96,12 +117,21 @@ public enum ShapeRules {
         return [TensorType(a.dtype, s)]
     }
 
-    static func spatial(_ ctx: ShapeContext, rank: Int) -> (k: [Int], s: [Int], p: [Int], d: [Int]) {
+    /// Kernel, strides, pads and dilations of a 2-D window op, checked: a hostile file must not crash us.
+    static func spatial(_ ctx: ShapeContext, rank: Int) throws -> (k: [Int], s: [Int], p: [Int], d: [Int]) {
         let n = rank - 2
         let k = ctx.node.ints("kernel_shape") ?? []
         let s = ctx.node.ints("strides") ?? [Int](repeating: 1, count: n)
         let p = ctx.node.ints("pads") ?? [Int](repeating: 0, count: 2 * n)
         let d = ctx.node.ints("dilations") ?? [Int](repeating: 1, count: n)
+        let limit = 1 << 16
+        guard k.isEmpty || (k.count == n && k.allSatisfy { $0 >= 1 && $0 < limit }) else { throw ctx.fail("kernel_shape \(k) must hold \(n) positive sizes") }
+        guard s.count == n, s.allSatisfy({ $0 >= 1 && $0 < limit }) else { throw ctx.fail("strides \(s) must hold \(n) positive values") }
+        guard p.count == 2 * n, p.allSatisfy({ $0 >= 0 && $0 < 1 << 16 }) else { throw ctx.fail("pads \(p) must hold \(2 * n) non-negative values") }
+        guard d.count == n, d.allSatisfy({ $0 >= 1 && $0 < limit }) else { throw ctx.fail("dilations \(d) must hold \(n) positive values") }
+        if let auto = ctx.node.attributes["auto_pad"], auto != .string("NOTSET") {
+            throw ctx.fail("auto_pad \(auto) is not supported; give explicit pads")
+        }
         return (k, s, p, d)
     }
 
@@ -109,13 +139,13 @@ public enum ShapeRules {
         let x = try ctx.type(0), w = try ctx.type(1)
         guard x.rank == 4, w.rank == 4 else { throw ctx.fail("expected 4-D input and weight, got \(x) and \(w)") }
         let g = ctx.node.int("group", default: 1)
-        guard g >= 1, x.shape[1] % g == 0, w.shape[0] % g == 0, w.shape[1] * g == x.shape[1] else {
+        guard g >= 1, g <= x.shape[1], x.shape[1] % g == 0, w.shape[0] % g == 0, w.shape[1] * g == x.shape[1] else {
             throw ctx.fail("input has \(x.shape[1]) channels but weight \(w) with group \(g) expects \(w.shape[1] * g)")
         }
         if ctx.inputTypes.count > 2, let b = ctx.inputTypes[2], b.shape != [w.shape[0]] {
             throw ctx.fail("bias \(b) does not match \(w.shape[0]) output channels")
         }
-        var (k, s, p, d) = spatial(ctx, rank: 4)
+        var (k, s, p, d) = try spatial(ctx, rank: 4)
         if k.isEmpty { k = Array(w.shape[2...]) }
         guard k == Array(w.shape[2...]) else { throw ctx.fail("kernel_shape \(k) does not match weight \(w)") }
         var out = [x.shape[0], w.shape[0]]
@@ -131,7 +161,7 @@ public enum ShapeRules {
     static func poolRule(_ ctx: ShapeContext) throws -> [TensorType] {
         let x = try ctx.type(0)
         guard x.rank == 4 else { throw ctx.fail("expected a 4-D input, got \(x)") }
-        let (k, s, p, d) = spatial(ctx, rank: 4)
+        let (k, s, p, d) = try spatial(ctx, rank: 4)
         guard k.count == 2 else { throw ctx.fail("kernel_shape must have 2 entries") }
         let ceil = ctx.node.int("ceil_mode", default: 0) == 1
         var out = [x.shape[0], x.shape[1]]
@@ -207,17 +237,19 @@ public enum ShapeRules {
             let dim = shape[a]
             let st = steps?[j] ?? 1
             guard st != 0 else { return nil }
-            var s = starts[j], e = ends[j]
+            var s = max(starts[j], -dim - 1), e = max(ends[j], -dim - 1)
             if s < 0 { s += dim }
             if e < 0 { e += dim }
+            // Clamp first, then count without forming sums that could overflow on hostile values.
             if st > 0 {
                 s = min(max(s, 0), dim)
                 e = min(max(e, 0), dim)
-                count[a] = max(0, (e - s + st - 1) / st)
+                count[a] = e > s ? (e - s - 1) / st + 1 : 0
             } else {
+                guard st != Int.min else { return nil }
                 s = min(max(s, 0), dim - 1)
                 e = min(max(e, -1), dim - 1)
-                count[a] = max(0, (s - e + (-st) - 1) / (-st))
+                count[a] = s > e ? (s - e - 1) / (-st) + 1 : 0
             }
             start[a] = s
             step[a] = st
@@ -250,13 +282,13 @@ public enum ShapeRules {
                 inferred = i
             } else if d < 0 { return nil }
         }
-        let total = input.reduce(1, *)
+        guard let total = elementCount(input) else { return nil }
         if let i = inferred {
-            let known = out.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-            guard known > 0, total % known == 0 else { return nil }
+            guard let known = elementCount(out.enumerated().filter { $0.offset != i }.map(\.element)),
+                  known > 0, total % known == 0 else { return nil }
             out[i] = total / known
         }
-        return out.reduce(1, *) == total ? out : nil
+        return elementCount(out) == total ? out : nil
     }
 
     static func reshapeRule(_ ctx: ShapeContext) throws -> [TensorType] {
@@ -286,12 +318,19 @@ public enum ShapeRules {
     static func resizeRule(_ ctx: ShapeContext) throws -> [TensorType] {
         let x = try ctx.type(0)
         if let sizes = ctx.optionalConstant(3), sizes.count > 0 {
-            guard sizes.count == x.rank else { throw ctx.fail("sizes \(sizes.intValues) do not match rank \(x.rank)") }
+            guard sizes.count == x.rank, sizes.intValues.allSatisfy({ $0 >= 1 }) else {
+                throw ctx.fail("sizes \(sizes.intValues) must hold \(x.rank) positive sizes")
+            }
             return [TensorType(x.dtype, sizes.intValues)]
         }
         let scales = try ctx.constant(2, "scales").floatValues
         guard scales.count == x.rank else { throw ctx.fail("scales \(scales) do not match rank \(x.rank)") }
-        return [TensorType(x.dtype, zip(x.shape, scales).map { Int((Float($0) * $1).rounded(.down)) })]
+        guard scales.allSatisfy({ $0.isFinite && $0 > 0 && $0 < 65536 }) else {
+            throw ctx.fail("scales \(scales) must be positive and finite")
+        }
+        let out = zip(x.shape, scales).map { Int((Float($0) * $1).rounded(.down)) }
+        guard out.allSatisfy({ $0 >= 1 }) else { throw ctx.fail("scales \(scales) give an empty output from \(x)") }
+        return [TensorType(x.dtype, out)]
     }
 
     static func gatherRule(_ ctx: ShapeContext) throws -> [TensorType] {

@@ -68,8 +68,10 @@ public struct Tensor: Sendable, Equatable {
     public var count: Int { shape.reduce(1, *) }
     public var isFloat: Bool { dtype.isFloat }
 
-    /// Integer view of the data (floats are truncated), for shape-like inputs.
-    public var intValues: [Int] { isFloat ? floats.map { Int($0) } : ints.map { Int($0) } }
+    /// Integer view of the data (floats truncated, non-finite or out-of-range ones clamped), for shape-like inputs.
+    public var intValues: [Int] {
+        isFloat ? floats.map { $0.isNaN ? 0 : Int(max(min($0, 1e18), -1e18)) } : ints.map { Int($0) }
+    }
     /// Float view of the data, for mixed arithmetic.
     public var floatValues: [Float] { isFloat ? floats : ints.map { Float($0) } }
 

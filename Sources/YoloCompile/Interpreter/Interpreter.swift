@@ -23,6 +23,9 @@ public struct Interpreter {
             guard t.shape == want.shape else {
                 throw InterpreterError(node: graph.name(of: v), message: "input has shape \(t.shape), the model expects \(want.shape)")
             }
+            guard t.isFloat == want.dtype.isFloat else {
+                throw InterpreterError(node: graph.name(of: v), message: "input has element type \(t.dtype.rawValue), the model expects \(want.dtype.rawValue)")
+            }
             env[v] = t
         }
         for (v, c) in graph.constants { env[v] = c.tensor }

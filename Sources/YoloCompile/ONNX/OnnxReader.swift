@@ -171,6 +171,9 @@ public enum OnnxReader {
             }
             shape.append(Int(d.dim_value))
         }
+        guard ShapeRules.elementCount(shape) != nil, shape.allSatisfy({ $0 >= 1 }) else {
+            throw OnnxError(file: file, "input '\(name)' has an invalid shape \(shape)")
+        }
         return TensorType(dt == .float16 ? .float32 : dt, shape)
     }
 
@@ -193,8 +196,9 @@ public enum OnnxReader {
     /// TensorProto data from raw_data or the typed fields; float16 widens to float32.
     static func tensor(_ t: Onnx__TensorProto, file: String, what: String) throws -> Tensor {
         let shape = (0..<t.n_dims).map { Int(t.dims[$0]) }
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw OnnxError(file: file, "tensor \(what) has a negative dimension") }
-        let count = shape.reduce(1, *)
+        guard let count = ShapeRules.elementCount(shape) else {
+            throw OnnxError(file: file, "tensor \(what) has an invalid shape \(shape)")
+        }
         guard let dt = DType(onnxCode: Int(t.data_type)) else {
             throw OnnxError(file: file, "tensor \(what) has unsupported data type \(t.data_type)")
         }

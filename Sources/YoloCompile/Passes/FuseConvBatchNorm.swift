@@ -9,9 +9,11 @@
 public let fuseConvBatchNormPass = Pass(name: "fuse-conv-batchnorm") { g in
     var changes: [String] = []
     var users = g.users()
-    let producers = g.producers()
+    var producers = g.producers()
     var dead = Set<Int>()
-    for (i, bn) in g.nodes.enumerated() where bn.op == "BatchNormalization" {
+    // Read each node as it is now: an earlier fold may have rewired this one's input.
+    for i in g.nodes.indices where g.nodes[i].op == "BatchNormalization" {
+        let bn = g.nodes[i]
         guard let y = bn.inputs[0], let ci = producers[y], g.nodes[ci].op == "Conv",
               !g.hasOtherUses(y, except: i, users: users),
               let gamma = g.constant(bn.inputs[1]), let beta = g.constant(bn.inputs[2]),
@@ -42,6 +44,7 @@ public let fuseConvBatchNormPass = Pass(name: "fuse-conv-batchnorm") { g in
         g.replaceUses(of: bn.outputs[0], with: y)
         dead.insert(i)
         users = g.users()
+        producers = g.producers()
         changes.append("\(bn.name) folded into \(conv.name)")
     }
     g.removeNodes(dead)

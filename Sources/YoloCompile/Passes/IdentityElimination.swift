@@ -9,7 +9,9 @@
 public let identityEliminationPass = Pass(name: "identity-elimination") { g in
     var changes: [String] = []
     var dead = Set<Int>()
-    for (i, n) in g.nodes.enumerated() {
+    // Read each node from the graph as it is now: removing one identity rewires the next one's input.
+    for i in g.nodes.indices {
+        let n = g.nodes[i]
         guard n.outputs.count == 1, let x = n.inputs.first ?? nil else { continue }
         let y = n.outputs[0]
         let isIdentity: Bool

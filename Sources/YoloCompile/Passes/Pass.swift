@@ -10,6 +10,15 @@ public struct Pass: Sendable {
     }
 }
 
+extension Pass {
+    /// Every pass, by name, for tools and tests that name passes in text.
+    public static var all: [Pass] {
+        [.fuseConvBatchNorm, .replaceBatchNorm, .constantFolding, .identityElimination, .deadCodeElimination]
+    }
+
+    public static func named(_ name: String) -> Pass? { all.first { $0.name == name } }
+}
+
 /// What one pass did.
 public struct PassReport: Sendable {
     public var pass: String

@@ -10,7 +10,7 @@ func registerDataMovement(_ t: inout [String: Kernel]) {
         let x = try ctx.input(0)
         let to = ctx.outputTypes[0].dtype
         if to.isFloat { return [Tensor(shape: x.shape, floats: x.floatValues)] }
-        let ints = x.isFloat ? x.floats.map { Int64($0) } : x.ints
+        let ints = x.isFloat ? x.intValues.map(Int64.init) : x.ints
         return [Tensor(shape: x.shape, ints: to == .bool ? ints.map { $0 != 0 ? 1 : 0 } : ints, dtype: to)]
     }
     t["Concat"] = { ctx in
@@ -40,11 +40,14 @@ func registerDataMovement(_ t: inout [String: Kernel]) {
         var start = 0
         return ctx.outputTypes.map { ot in
             let n = ot.shape[axis] * inner
-            var y = [Float]()
-            y.reserveCapacity(outer * n)
-            for o in 0..<outer { y.append(contentsOf: x.floats[(o * total + start)..<(o * total + start + n)]) }
-            start += n
-            return Tensor(shape: ot.shape, floats: y)
+            defer { start += n }
+            func take<T>(_ v: [T]) -> [T] {
+                var y = [T]()
+                y.reserveCapacity(outer * n)
+                for o in 0..<outer { y.append(contentsOf: v[(o * total + start)..<(o * total + start + n)]) }
+                return y
+            }
+            return x.isFloat ? Tensor(shape: ot.shape, floats: take(x.floats)) : Tensor(shape: ot.shape, ints: take(x.ints), dtype: x.dtype)
         }
     }
     t["Slice"] = { ctx in

@@ -54,8 +54,13 @@ func registerElementwise(_ t: inout [String: Kernel]) {
     t["Mul"] = binary(*, &*)
     t["Div"] = binary(/, { $1 == 0 ? 0 : $0 / $1 })
     t["Pow"] = binary({ b, e in e == 2 ? b * b : powf(b, e) }, { b, e in
-        var r: Int64 = 1
-        for _ in 0..<max(e, 0) { r &*= b }
+        // Exponentiation by squaring (wrapping, as integer tensors do); negative exponents give 0.
+        var (r, base, n): (Int64, Int64, Int64) = (1, b, max(e, 0))
+        while n > 0 {
+            if n & 1 == 1 { r &*= base }
+            base &*= base
+            n >>= 1
+        }
         return r
     })
 }
