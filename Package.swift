@@ -33,10 +33,12 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // Elementwise inner loops that need vector code (see Sources/CKernels/sigmoid.c).
+        .target(name: "CKernels", path: "Sources/CKernels"),
         .target(
             name: "YoloCompile",
             dependencies: [
-                "COnnxProto", "CProtobufC", "CBLAS",
+                "COnnxProto", "CProtobufC", "CBLAS", "CKernels",
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/YoloCompile"

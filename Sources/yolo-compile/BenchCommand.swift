@@ -21,6 +21,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed runs first.")
     var warmup: Int = 2
 
+    @Flag(help: "Also print the time spent per operator type.")
+    var profile = false
+
     func run() throws {
         try reportingErrors {
             let (g, _) = try OnnxReader.read(file: model)
@@ -32,6 +35,14 @@ struct BenchCommand: ParsableCommand {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 _ = try interpreter.run(inputs)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            }
+            if profile {
+                var perOp: [String: UInt64] = [:]
+                _ = try interpreter.run(inputs) { node, ns in perOp[node.op, default: 0] += ns }
+                let total = Double(perOp.values.reduce(0, +))
+                for (op, ns) in perOp.sorted(by: { $0.value > $1.value }) {
+                    print(String(format: "%-20@ %8.2f ms  %5.1f%%", op as NSString, Double(ns) / 1e6, Double(ns) / total * 100))
+                }
             }
             times.sort()
             print(String(format: "median %.2f ms, best %.2f ms over %d runs", times[times.count / 2], times[0], times.count))

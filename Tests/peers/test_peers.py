@@ -48,8 +48,27 @@ def test_sample_passes_checker_and_matches_onnxruntime(name, tmp_path):
 
 @pytest.mark.parametrize("name", SAMPLES)
 def test_verify_passes(name):
-    r = cli("verify", ROOT / "samples" / f"{name}.yaml", "--imgsz", "320")
-    assert "verify: ok" in r.stdout
+    r = cli("verify", ROOT / "samples" / f"{name}.yaml")
+    assert "verify: ok" in r.stdout and "output0 [1, 25200, 85]" in r.stdout
+
+
+def test_legacy_blocks_pass_checker_and_match_onnxruntime(tmp_path):
+    """Focus, BottleneckCSP (standalone BN), SPP, bare nn.BatchNorm2d, anchor-count Detect."""
+    cfg = ROOT / "Tests/YoloCompileTests/Fixtures/legacy-modules.yaml"
+    for opset in (12, 17):
+        model = tmp_path / f"legacy{opset}.onnx"
+        cli("export", cfg, "-o", model, "--imgsz", "128", "--opset", opset)
+        m = onnx.load(str(model))
+        onnx.checker.check_model(m, full_check=True)
+        ops = {n.op_type for n in m.graph.node}
+        assert "BatchNormalization" not in ops and "Slice" in ops
+        x = np.random.default_rng(2).random((1, 3, 128, 128), dtype=np.float32)
+        np.save(tmp_path / "x.npy", x)
+        expected = ort_session(model).run(None, {"images": x})[0]
+        assert expected.shape == (1, 64 * 64 + 32 * 32, 7)
+        cli("run", model, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+        assert np.abs(np.load(tmp_path / "y.npy") - expected).max() / np.abs(expected).max() < 1e-4
+    assert "verify: ok" in cli("verify", cfg, "--imgsz", "128").stdout
 
 
 @pytest.mark.parametrize("opset", [12, 13, 14, 15, 16, 17, 18, 19, 20, 21])

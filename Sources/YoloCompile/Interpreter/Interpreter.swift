@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Executes a graph on the CPU in float32. Each intermediate tensor is released after its last use,
 /// so peak memory is the live set, not the sum of all activations.
 public struct Interpreter {
@@ -13,7 +15,8 @@ public struct Interpreter {
     }
 
     /// Runs the graph on tensors for its inputs, in order, and returns its outputs in order.
-    public func run(_ inputs: [Tensor]) throws -> [Tensor] {
+    /// `timing`, when given, receives each node and the nanoseconds its kernel took.
+    public func run(_ inputs: [Tensor], timing: ((Node, UInt64) -> Void)? = nil) throws -> [Tensor] {
         guard inputs.count == graph.inputs.count else {
             throw InterpreterError(node: graph.name, message: "expected \(graph.inputs.count) inputs, got \(inputs.count)")
         }
@@ -32,7 +35,9 @@ public struct Interpreter {
         for (i, n) in graph.nodes.enumerated() {
             let ctx = KernelContext(node: n, inputs: n.inputs.map { $0.flatMap { env[$0] } },
                                     outputTypes: n.outputs.map(graph.type(of:)))
+            let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let results = try Kernels.run(ctx)
+            if let timing { timing(n, DispatchTime.now().uptimeNanoseconds - start) }
             for (v, t) in zip(n.outputs, results) { env[v] = t }
             for v in n.inputs.compactMap({ $0 }) where lastUse[v] == i && graph.constants[v] == nil {
                 env[v] = nil

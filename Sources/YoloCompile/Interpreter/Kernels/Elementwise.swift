@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Unary activations and broadcasting binary arithmetic.
@@ -8,7 +9,15 @@ func registerElementwise(_ t: inout [String: Kernel]) {
             return [Tensor(shape: x.shape, floats: x.floatValues.map(f))]
         }
     }
-    t["Sigmoid"] = unary { 1 / (1 + expf(-$0)) }
+    t["Sigmoid"] = { ctx in
+        let x = try ctx.input(0)
+        let v = x.floatValues
+        let y = [Float](unsafeUninitializedCapacity: v.count) { out, n in
+            v.withUnsafeBufferPointer { yc_sigmoid($0.baseAddress, out.baseAddress, v.count) }
+            n = v.count
+        }
+        return [Tensor(shape: x.shape, floats: y)]
+    }
     t["Relu"] = unary { max($0, 0) }
     t["Tanh"] = unary { tanhf($0) }
     t["Exp"] = unary { expf($0) }
@@ -37,32 +46,62 @@ func registerElementwise(_ t: inout [String: Kernel]) {
     }
     t["Identity"] = { ctx in [try ctx.input(0)] }
 
-    func binary(_ f: @escaping @Sendable (Float, Float) -> Float,
-                _ fi: @escaping @Sendable (Int64, Int64) -> Int64) -> Kernel
-    {
+    func binary<Op: BinaryOperator>(_: Op.Type) -> Kernel {
         { ctx in
             let a = try ctx.input(0), b = try ctx.input(1)
             let out = ctx.outputTypes[0].shape
             if a.isFloat || b.isFloat {
-                return [Tensor(shape: out, floats: broadcast(a.floatValues, a.shape, b.floatValues, b.shape, out, f))]
+                return [Tensor(shape: out, floats: broadcast(a.floatValues, a.shape, b.floatValues, b.shape, out, Op.apply))]
             }
-            return [Tensor(shape: out, ints: broadcast(a.ints, a.shape, b.ints, b.shape, out, fi), dtype: a.dtype)]
+            return [Tensor(shape: out, ints: broadcast(a.ints, a.shape, b.ints, b.shape, out, Op.apply), dtype: a.dtype)]
         }
     }
-    t["Add"] = binary(+, &+)
-    t["Sub"] = binary(-, &-)
-    t["Mul"] = binary(*, &*)
-    t["Div"] = binary(/, { $1 == 0 ? 0 : $0 / $1 })
-    t["Pow"] = binary({ b, e in e == 2 ? b * b : powf(b, e) }, { b, e in
-        // Exponentiation by squaring (wrapping, as integer tensors do); negative exponents give 0.
-        var (r, base, n): (Int64, Int64, Int64) = (1, b, max(e, 0))
+    t["Add"] = binary(AddOperator.self)
+    t["Sub"] = binary(SubOperator.self)
+    t["Mul"] = binary(MulOperator.self)
+    t["Div"] = binary(DivOperator.self)
+    t["Pow"] = binary(PowOperator.self)
+}
+
+/// A binary arithmetic operator, as a type so each kernel's loops are specialised and the
+/// arithmetic inlined (a closure per element costs more than the arithmetic).
+protocol BinaryOperator {
+    static func apply(_ a: Float, _ b: Float) -> Float
+    static func apply(_ a: Int64, _ b: Int64) -> Int64
+}
+
+enum AddOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
+}
+
+enum SubOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a - b }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64 { a &- b }
+}
+
+enum MulOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64 { a &* b }
+}
+
+enum DivOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a / b }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? 0 : a / b }
+}
+
+enum PowOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { b == 2 ? a * a : powf(a, b) }
+    /// Exponentiation by squaring (wrapping, as integer tensors do); negative exponents give 0.
+    static func apply(_ a: Int64, _ b: Int64) -> Int64 {
+        var (r, base, n): (Int64, Int64, Int64) = (1, a, max(b, 0))
         while n > 0 {
             if n & 1 == 1 { r &*= base }
             base &*= base
             n >>= 1
         }
         return r
-    })
+    }
 }
 
 /// numpy-broadcasting elementwise `f(a, b)` into `out`. Equal shapes and scalar operands take a
@@ -72,8 +111,21 @@ func broadcast<T>(_ a: [T], _ ashape: [Int], _ b: [T], _ bshape: [Int], _ out: [
                   _ f: (T, T) -> T) -> [T]
 {
     let count = out.reduce(1, *)
-    if ashape == bshape { return zip(a, b).map(f) }
-    if b.count == 1, a.count == count { let s = b[0]; return a.map { f($0, s) } }
+    if ashape == bshape || (a.count == count && b.count == count) {
+        return [T](unsafeUninitializedCapacity: count) { o, n in
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
+                for i in 0..<count { o[i] = f(ap[i], bp[i]) }
+            } }
+            n = count
+        }
+    }
+    if b.count == 1, a.count == count {
+        let s = b[0]
+        return [T](unsafeUninitializedCapacity: count) { o, n in
+            a.withUnsafeBufferPointer { ap in for i in 0..<count { o[i] = f(ap[i], s) } }
+            n = count
+        }
+    }
     if a.count == 1, b.count == count { let s = a[0]; return b.map { f(s, $0) } }
     let rank = out.count
     func strides(_ shape: [Int]) -> [Int] {
