@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Reading torch.save's zip container (central directory, stored entries, CRC checks).
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // libprotobuf-c: the ONNX wire format is read and written by the C runtime, never by hand.
@@ -40,6 +42,7 @@ let package = Package(
             dependencies: [
                 "COnnxProto", "CProtobufC", "CBLAS", "CKernels",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             path: "Sources/YoloCompile"
         ),

@@ -5,9 +5,58 @@ public struct CompiledModel: Sendable {
     /// The graph after the pass pipeline: what is exported.
     public var optimized: Graph
     public var reports: [PassReport]
+    /// Where the weights came from (file, format, tensor types), when a file was bound.
+    public var weightsSummary: String? = nil
+}
+
+/// Where a model's weights come from.
+public enum WeightsSource {
+    case seeded
+    /// A weights file (safetensors, state_dict or checkpoint) for a config.
+    case file(String, partial: Bool)
 }
 
 public enum Compiler {
+    /// Compiles what a user names: a config (with optional weights), or a YOLOv5 checkpoint alone.
+    public static func compile(model path: String, weights: WeightsSource, options: CompileOptions, fuse: Bool = true) throws -> CompiledModel {
+        var store: WeightStore? = nil
+        var partial = false
+        if case .file(let w, let p) = weights {
+            store = try WeightStore.open(w)
+            partial = p
+        }
+        let config: ModelConfig
+        if isWeightsFile(path) {
+            guard store == nil else { throw WeightsError(file: path, "is a checkpoint; give either a checkpoint or a config with --weights") }
+            let s = try WeightStore.open(path)
+            guard let embedded = s.embeddedConfig else {
+                throw WeightsError(file: path, "is a \(s.format) without a model config; give the config YAML and pass this file with --weights")
+            }
+            config = try ConfigParser.parse(yaml: embedded.yaml, file: path + " (embedded " + embedded.name + ")")
+            store = s
+        } else {
+            config = try ConfigParser.parse(file: path)
+        }
+        var named = config
+        if let store, let embedded = store.embeddedConfig {
+            // Name the graph after the config file the checkpoint was built from, as a YAML export would be.
+            named.file = embedded.name
+        }
+        if let classNames = store?.classNames, classNames.count == config.nc { named.names = classNames }
+        guard let store else { return try compile(named, options: options, fuse: fuse) }
+        let binding = BoundParameters(store: store, partial: partial, seed: options.seed)
+        var compiled = try compile(named, options: options, fuse: fuse, parameters: binding)
+        compiled.lowered.notes += try binding.check()
+        compiled.weightsSummary = store.summary
+        return compiled
+    }
+
+    /// A .pt/.pth/.safetensors path, or a file whose first bytes are a zip's.
+    public static func isWeightsFile(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".pt") || lower.hasSuffix(".pth") || lower.hasSuffix(".safetensors")
+    }
+
     /// Compiles a config file. An image size that the model's largest stride does not divide, and
     /// that breaks the graph, is rounded up to the next multiple, as YOLOv5's check_img_size does;
     /// a note says so.

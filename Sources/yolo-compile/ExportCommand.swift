@@ -11,7 +11,15 @@ struct ExportCommand: ParsableCommand {
         is (batch, anchors x cells, 5 + nc) with boxes decoded, as YOLOv5's exporter writes it. The file is \
         written under a temporary name and renamed, so a failure never leaves a partial model.
 
-        Example: yolo-compile export samples/yolov5s.yaml -o yolov5s.onnx --imgsz 640 --opset 17
+        Weights: with no --weights the parameters are seeded (deterministic, untrained). --weights binds a \
+        safetensors file, a torch.save state_dict or a YOLOv5 checkpoint by state_dict name and shape, strictly: \
+        any missing, unexpected or mis-shaped tensor is an error listing them all (--partial-weights relaxes the \
+        first two). A YOLOv5 checkpoint can also stand in for the config. Float16 weights compute in float32.
+
+        Examples:
+          yolo-compile export samples/yolov5s.yaml -o yolov5s.onnx --imgsz 640 --opset 17
+          yolo-compile export best.pt -o best.onnx
+          yolo-compile export yolov5n.yaml --weights weights.safetensors -o yolov5n.onnx
         """)
 
     @OptionGroup var model: ModelOptions
@@ -41,6 +49,7 @@ struct ExportCommand: ParsableCommand {
             try OnnxWriter.write(c.optimized, to: output, options: OnnxWriteOptions(opset: opset))
             let t = c.optimized.type(of: c.optimized.outputs[0])
             print("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, output0 \(t)")
+            print("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)); pass --weights for trained ones"))
         }
     }
 }

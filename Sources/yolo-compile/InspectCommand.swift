@@ -4,8 +4,12 @@ import YoloCompile
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe an ONNX file: opset, inputs and outputs, operators, metadata, weights.",
-        discussion: "Add --ir to print the imported graph in yolo-compile's IR text form.")
+        abstract: "Describe an ONNX file or a weights file.",
+        discussion: """
+        ONNX: opset, inputs and outputs, operator histogram, metadata, weight bytes (--ir prints the graph as IR \
+        text). Weights (safetensors, torch.save state_dict, YOLOv5 checkpoint): format, tensors and their types, \
+        BatchNorm eps and the embedded config where the file has them.
+        """)
 
     @Argument(help: "The ONNX model.")
     var model: String
@@ -15,6 +19,15 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if Compiler.isWeightsFile(model) {
+                let store = try WeightStore.open(model)
+                print(store.summary)
+                if let e = store.embeddedConfig { print("config: embedded (\(e.name))") }
+                if let eps = Set(store.batchNormEpsilon.values).sorted().first { print("BatchNorm eps: \(eps) (\(store.batchNormEpsilon.count) modules)") }
+                if let names = store.classNames { print("classes: \(names.count)") }
+                for n in store.names { if let e = store[n] { print("  \(n): \(e.dtype) \(e.shape)") } }
+                return
+            }
             let (g, info) = try OnnxReader.read(file: model)
             print("\(model): opset \(info.opset), IR version \(info.irVersion), producer '\(info.producer)'")
             for v in g.inputs { print("input  \(g.name(of: v)): \(g.type(of: v))") }

@@ -33,6 +33,7 @@ struct SummaryCommand: ParsableCommand {
             print(String(format: "fused:   %d nodes, %d parameters, %.1f GFLOPs", c.optimized.nodes.count, fusedParams,
                          graphFLOPs(c.optimized) / 1e9))
             print("output0 \(c.optimized.type(of: c.optimized.outputs[0])), strides \(c.lowered.strides)")
+            print("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)), no trained weights"))
         }
     }
 }

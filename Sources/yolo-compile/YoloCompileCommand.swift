@@ -15,6 +15,8 @@ struct YoloCompileCommand: ParsableCommand {
         Typical use:
           yolo-compile summary samples/yolov5s.yaml
           yolo-compile export samples/yolov5s.yaml -o yolov5s.onnx --imgsz 640
+          yolo-compile export best.pt -o best.onnx                      (a YOLOv5 checkpoint carries its config)
+          yolo-compile export yolov5s.yaml --weights model.safetensors -o model.onnx
           yolo-compile verify samples/yolov5s.yaml
           yolo-compile run yolov5s.onnx --input image.npy -o out.npy
         """,
@@ -25,8 +27,14 @@ struct YoloCompileCommand: ParsableCommand {
 
 /// Options shared by the commands that compile a config.
 struct ModelOptions: ParsableArguments {
-    @Argument(help: "The model YAML (YOLOv5 format).")
+    @Argument(help: "The model YAML (YOLOv5 format), or a YOLOv5 training checkpoint (best.pt) that carries its config.")
     var config: String
+
+    @Option(help: "Trained weights for the config: safetensors, a torch.save state_dict, or a YOLOv5 checkpoint.")
+    var weights: String?
+
+    @Flag(help: "Accept weights that lack some tensors (seeded instead) or hold extra ones (ignored).")
+    var partialWeights = false
 
     @Option(parsing: .upToNextOption,
             help: "Image size: one number for square, or height and width. Rounded up to the model's largest stride.")
@@ -64,7 +72,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
 func note(_ s: String) { FileHandle.standardError.write(Data("note: \(s)\n".utf8)) }
 
 func compile(_ m: ModelOptions, fuse: Bool) throws -> CompiledModel {
-    let c = try Compiler.compile(configFile: m.config, options: m.compileOptions, fuse: fuse)
+    let weights: WeightsSource = m.weights.map { .file($0, partial: m.partialWeights) } ?? .seeded
+    let c = try Compiler.compile(model: m.config, weights: weights, options: m.compileOptions, fuse: fuse)
     for n in c.lowered.notes { note(n) }
     return c
 }

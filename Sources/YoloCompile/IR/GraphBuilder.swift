@@ -99,7 +99,13 @@ public enum ParameterInit: Sendable {
     case value(Tensor)
 }
 
-/// Supplies the data of each named parameter: seeded values or, later, trained weights.
+/// Supplies the data of each named parameter: seeded values or trained weights.
 public protocol ParameterSource: AnyObject {
     func tensor(named: String, shape: [Int], kind: ConstantKind, initializer: ParameterInit) throws -> Tensor
+    /// A BatchNorm's eps as the weights record it (checkpoints do), for the module at `path`.
+    func batchNormEpsilon(module path: String) -> Float?
+}
+
+extension ParameterSource {
+    public func batchNormEpsilon(module path: String) -> Float? { nil }
 }

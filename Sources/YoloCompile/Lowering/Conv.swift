@@ -27,7 +27,8 @@ public func lowerBatchNorm2d(_ b: GraphBuilder, _ x: ValueID, c: Int, eps: Float
     let bias = try b.parameter("bias", shape: [c], initializer: .range(-0.25, 0.25))
     let mean = try b.parameter("running_mean", shape: [c], kind: .buffer, initializer: .range(-0.25, 0.25))
     let v = try b.parameter("running_var", shape: [c], kind: .buffer, initializer: .range(0.5, 2.0))
-    return try b.op("BatchNormalization", [x, w, bias, mean, v], ["epsilon": .float(eps)])
+    let epsilon = b.parameters.batchNormEpsilon(module: b.currentScope) ?? eps
+    return try b.op("BatchNormalization", [x, w, bias, mean, v], ["epsilon": .float(epsilon)])
 }
 
 /// YOLOv5 `Conv` in the current scope: `conv` (no bias), `bn`, `act`.

@@ -65,7 +65,7 @@ func registerElementwise(_ t: inout [String: Kernel]) {
 
 /// A binary arithmetic operator, as a type so each kernel's loops are specialised and the
 /// arithmetic inlined (a closure per element costs more than the arithmetic).
-protocol BinaryOperator {
+protocol BinaryOperator: Sendable {
     static func apply(_ a: Float, _ b: Float) -> Float
     static func apply(_ a: Int64, _ b: Int64) -> Int64
 }

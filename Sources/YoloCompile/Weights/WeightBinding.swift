@@ -1,0 +1,68 @@
+/// Binds a `WeightStore` to the model as it is lowered: each parameter the lowering asks for is taken
+/// from the file by state_dict name and checked for shape. Problems are collected, not thrown one by
+/// one, so `check()` reports every missing, unexpected and mismatched tensor at once.
+public final class BoundParameters: ParameterSource {
+    public let store: WeightStore
+    /// When true, missing tensors fall back to seeded values and unexpected ones are ignored.
+    public let partial: Bool
+    private let fallback: SeededParameters
+    public private(set) var bound = Set<String>()
+    public private(set) var missing: [String] = []
+    public private(set) var mismatched: [String] = []
+    private var mismatchedNames = Set<String>()
+
+    public init(store: WeightStore, partial: Bool = false, seed: UInt64 = 0) {
+        self.store = store
+        self.partial = partial
+        self.fallback = SeededParameters(seed: seed)
+    }
+
+    /// Tensors a state_dict holds that never enter an inference graph.
+    static func isIgnorable(_ name: String) -> Bool { name.hasSuffix(".num_batches_tracked") }
+
+    public func tensor(named name: String, shape: [Int], kind: ConstantKind, initializer: ParameterInit) throws -> Tensor {
+        guard let e = store[name] else {
+            if !missing.contains(name) { missing.append(name) }
+            return try fallback.tensor(named: name, shape: shape, kind: kind, initializer: initializer)
+        }
+        guard e.shape == shape else {
+            let m = "\(name) is \(e.shape) in the file, the model needs \(shape)"
+            if mismatchedNames.insert(name).inserted { mismatched.append(m) }
+            return try fallback.tensor(named: name, shape: shape, kind: kind, initializer: initializer)
+        }
+        bound.insert(name)
+        let t = try e.load()
+        guard t.isFloat else {
+            throw WeightsError(file: store.file, "tensor \(name) is \(e.dtype), expected a floating-point tensor")
+        }
+        return t
+    }
+
+    public func batchNormEpsilon(module path: String) -> Float? { store.batchNormEpsilon[path] }
+
+    public var unexpected: [String] {
+        store.names.filter { !bound.contains($0) && !mismatchedNames.contains($0) && !Self.isIgnorable($0) }
+    }
+
+    /// Throws one error listing every problem, unless `partial` allows missing and unexpected tensors
+    /// (a shape mismatch is always an error). Returns notes on what `partial` let through.
+    public func check() throws -> [String] {
+        func list(_ items: [String]) -> String {
+            items.count <= 4 ? items.joined(separator: ", ") : items.prefix(4).joined(separator: ", ") + ", ... (\(items.count - 4) more)"
+        }
+        var problems: [String] = []
+        if !mismatched.isEmpty { problems.append("\(mismatched.count) with the wrong shape (\(list(mismatched)))") }
+        if !partial {
+            if !missing.isEmpty { problems.append("\(missing.count) missing (\(list(missing)))") }
+            if !unexpected.isEmpty { problems.append("\(unexpected.count) unexpected (\(list(unexpected)))") }
+        }
+        if !problems.isEmpty {
+            throw WeightsError(file: store.file, "weights do not fit the model: " + problems.joined(separator: "; ")
+                + (partial || !mismatched.isEmpty ? "" : "; use --partial-weights to seed missing tensors and skip unexpected ones"))
+        }
+        var notes: [String] = []
+        if !missing.isEmpty { notes.append("\(missing.count) tensors missing from \(store.file), seeded instead: \(list(missing))") }
+        if !unexpected.isEmpty { notes.append("\(unexpected.count) tensors in \(store.file) unused: \(list(unexpected))") }
+        return notes
+    }
+}
