@@ -57,9 +57,8 @@ public enum Compiler {
         return lower.hasSuffix(".pt") || lower.hasSuffix(".pth") || lower.hasSuffix(".safetensors")
     }
 
-    /// Compiles a config file. An image size that the model's largest stride does not divide, and
-    /// that breaks the graph, is rounded up to the next multiple, as YOLOv5's check_img_size does;
-    /// a note says so.
+    /// Compiles a config file. An image size that the model's largest stride does not divide is
+    /// rounded up to the next multiple, as YOLOv5's check_img_size does; a note says so.
     public static func compile(configFile: String, options: CompileOptions, fuse: Bool = true,
                                parameters: (any ParameterSource)? = nil) throws -> CompiledModel
     {
@@ -70,24 +69,24 @@ public enum Compiler {
     public static func compile(_ config: ModelConfig, options: CompileOptions, fuse: Bool = true,
                                parameters: (any ParameterSource)? = nil) throws -> CompiledModel
     {
+        // YOLOv5 measures Detect's strides on a 256x256 probe and rounds the image size up to a multiple
+        // of the largest (check_img_size); a model the probe cannot build keeps size-derived strides.
         var opts = options
-        var lowered: LoweredModel
-        do {
-            lowered = try ModelLowering.lower(config, options: opts, parameters: parameters)
-        } catch {
-            // Sizes the strides don't divide break the feature-map alignment; find the largest stride
-            // with YOLOv5's 256x256 probe and round up, as its check_img_size does.
-            var probe = opts
-            (probe.imageHeight, probe.imageWidth) = (256, 256)
-            guard let stride = (try? ModelLowering.lower(config, options: probe, parameters: parameters))?.strides.max(),
-                  opts.imageHeight % stride != 0 || opts.imageWidth % stride != 0
-            else { throw error }
+        var sizeNote: String? = nil
+        var probe = CompileOptions(imageHeight: 256, imageWidth: 256)
+        probe.detectStrides = nil
+        if let strides = (try? ModelLowering.lower(config, options: probe, parameters: ZeroParameters()))?.strides,
+           let stride = strides.max(), stride > 0
+        {
+            opts.detectStrides = strides
             let h = (opts.imageHeight + stride - 1) / stride * stride, w = (opts.imageWidth + stride - 1) / stride * stride
-            let note = "image size \(opts.imageHeight)x\(opts.imageWidth) is not a multiple of the max stride \(stride); using \(h)x\(w)"
-            (opts.imageHeight, opts.imageWidth) = (h, w)
-            lowered = try ModelLowering.lower(config, options: opts, parameters: parameters)
-            lowered.notes.append(note)
+            if (h, w) != (opts.imageHeight, opts.imageWidth) {
+                sizeNote = "image size \(opts.imageHeight)x\(opts.imageWidth) is not a multiple of the max stride \(stride); using \(h)x\(w)"
+                (opts.imageHeight, opts.imageWidth) = (h, w)
+            }
         }
+        var lowered = try ModelLowering.lower(config, options: opts, parameters: parameters)
+        if let sizeNote { lowered.notes.insert(sizeNote, at: 0) }
         try Verifier.verify(lowered.graph)
         var g = lowered.graph
         let reports = try (fuse ? PassManager.standard : PassManager.cleanupOnly).run(&g)

@@ -21,6 +21,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed runs first.")
     var warmup: Int = 2
 
+    func validate() throws {
+        guard repeatCount >= 1, repeatCount <= 100_000 else { throw ValidationError("--repeat must be between 1 and 100000, got \(repeatCount)") }
+        guard warmup >= 0, warmup <= 100_000 else { throw ValidationError("--warmup must be between 0 and 100000, got \(warmup)") }
+    }
+
     @Flag(help: "Also print the time spent per operator type.")
     var profile = false
 

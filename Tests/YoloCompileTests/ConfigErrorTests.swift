@@ -63,6 +63,21 @@ final class ConfigErrorTests: XCTestCase {
                        "bad.yaml:7: layer 2: Concat: input 1 is f32[1,32,16,16] but input 0 is f32[1,16,32,32]: sizes differ outside axis 1")
     }
 
+    func testOutOfRangeValuesAreErrorsNotCrashes() {
+        XCTAssertEqual(message("nc: 99999999999\nanchors: 3\nbackbone: []\nhead: []\n"),
+                       "bad.yaml:1: 'nc' must be a positive integer, got 99999999999")
+        XCTAssertEqual(message("nc: 1\nwidth_multiple: 1e300\nanchors: 3\nbackbone: []\nhead: []\n"),
+                       "bad.yaml:2: 'width_multiple' must be a positive number up to 64, got 1e300")
+        XCTAssertEqual(message(header + "\n   [-1, 1, Conv, [16, 9999999999]]]\nhead: []\n"),
+                       "bad.yaml:6: layer 1: Conv: argument k is 9999999999, out of range (at most 1048576)")
+        XCTAssertEqual(message(header + "\n   [-1, 1, C3, [16, True, 1, -1]]]\nhead: []\n"),
+                       "bad.yaml:6: layer 1: C3: expansion e = -1.0 gives -16 hidden channels; needs at least 1")
+        // A kernel larger than the padded map: PyTorch refuses it, so must we (not a 1x1 output).
+        // 64 -> 32 -> 14 -> 5 -> 1, then a 5x5 kernel on a 1x1 map.
+        XCTAssertEqual(message(header + "\n   [-1, 1, Conv, [16, 5, 2, 0]],\n   [-1, 1, Conv, [16, 5, 2, 0]],\n   [-1, 1, Conv, [16, 5, 2, 0]],\n   [-1, 1, Conv, [16, 5, 2, 0]]]\nhead: []\n"),
+                       "bad.yaml:9: layer 4: Conv: kernel [5, 5] (dilation [1, 1]) does not fit the 1x1 input with pads [0, 0, 0, 0]")
+    }
+
     func testMissingFileAndDirectory() {
         XCTAssertEqual(errorText { _ = try ConfigParser.parse(file: "/nonexistent/m.yaml") }, "/nonexistent/m.yaml: no such file")
         XCTAssertEqual(errorText { _ = try ConfigParser.parse(file: "/tmp") }, "/tmp: is a directory, expected a model YAML file")

@@ -48,6 +48,18 @@ final class ModelTests: XCTestCase {
         let c = try Compiler.compile(configFile: Repo.sample("yolov5n"), options: CompileOptions(imageHeight: 330, imageWidth: 330))
         XCTAssertEqual(c.lowered.notes, ["image size 330x330 is not a multiple of the max stride 32; using 352x352"])
         XCTAssertEqual(c.optimized.type(of: c.optimized.inputs[0]).shape, [1, 3, 352, 352])
+        // Sizes that would build but are not multiples of 32 are rounded too: strides stay YOLOv5's.
+        let small = try Compiler.compile(configFile: Repo.sample("yolov5n"), options: CompileOptions(imageHeight: 62, imageWidth: 96))
+        XCTAssertEqual(small.lowered.notes, ["image size 62x96 is not a multiple of the max stride 32; using 64x96"])
+        XCTAssertEqual(small.lowered.strides, [8, 16, 32])
+    }
+
+    func testAnchorsOrderedAgainstStridesAreFlippedWithANote() throws {
+        let yaml = try String(contentsOfFile: Repo.sample("yolov5n"), encoding: .utf8)
+            .replacingOccurrences(of: "[[17, 20, 23], 1, Detect, [nc, anchors]]", with: "[[23, 20, 17], 1, Detect, [nc, anchors]]")
+        let c = try Compiler.compile(configFile: temporaryFile("flipped.yaml", contents: yaml), options: CompileOptions(imageHeight: 64, imageWidth: 64))
+        XCTAssertEqual(c.lowered.strides, [32, 16, 8])
+        XCTAssertEqual(c.lowered.notes, ["Detect anchors were ordered against the strides [32, 16, 8]; reversed them, as YOLOv5's check_anchor_order does"])
     }
 
     func testStateDictNamesAndAnchorsBuffer() throws {

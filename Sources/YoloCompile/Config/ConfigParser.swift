@@ -40,13 +40,13 @@ public enum ConfigParser {
         }
 
         let ncNode = try require("nc", "the number of classes")
-        guard case .int(let nc) = resolveScalar(ncNode), nc >= 1 else {
+        guard case .int(let nc) = resolveScalar(ncNode), nc >= 1, nc <= 1_000_000 else {
             throw ConfigError(file: file, line: ncNode.mark?.line, "'nc' must be a positive integer, got \(ncNode.string ?? "a collection")")
         }
         func multiple(_ key: String) throws -> Double {
             guard let n = value(key) else { return 1.0 }
-            guard let v = resolveScalar(n).doubleValue, v > 0 else {
-                throw ConfigError(file: file, line: n.mark?.line, "'\(key)' must be a positive number, got \(n.string ?? "a collection")")
+            guard let v = resolveScalar(n).doubleValue, v > 0, v <= 64 else {
+                throw ConfigError(file: file, line: n.mark?.line, "'\(key)' must be a positive number up to 64, got \(n.string ?? "a collection")")
             }
             return v
         }
@@ -73,8 +73,8 @@ public enum ConfigParser {
             }
             anchors = .perLevel(lv)
         default:
-            guard case .int(let k) = resolveScalar(anchorsNode), k >= 1 else {
-                throw ConfigError(file: file, line: anchorsNode.mark?.line, "'anchors' must be a list of levels or a positive count")
+            guard case .int(let k) = resolveScalar(anchorsNode), k >= 1, k <= 1000 else {
+                throw ConfigError(file: file, line: anchorsNode.mark?.line, "'anchors' must be a list of levels or a count from 1 to 1000")
             }
             anchors = .count(k)
         }
@@ -139,8 +139,8 @@ public enum ConfigParser {
             }
             from = [v]
         }
-        guard case .int(let number) = resolveScalar(parts[1]), number >= 1 else {
-            throw fail("'number' must be a positive integer, got \(parts[1].string ?? "a collection")")
+        guard case .int(let number) = resolveScalar(parts[1]), number >= 1, number <= 10_000 else {
+            throw fail("'number' must be an integer from 1 to 10000, got \(parts[1].string ?? "a collection")")
         }
         guard let module = parts[2].string, !module.isEmpty else { throw fail("'module' must be a name such as Conv or C3") }
         guard case .sequence(let argNodes) = parts[3] else { throw fail("'args' must be a list") }

@@ -101,6 +101,15 @@ public struct Graph: Sendable, Equatable {
     public mutating func setType(_ v: ValueID, _ type: TensorType) { values[v.raw].type = type }
     public mutating func rename(_ v: ValueID, _ name: String) { values[v.raw].name = name }
 
+    /// `base`, or `base_1`, `base_2`, ... if a value already has that name.
+    public func uniqueName(_ base: String) -> String {
+        let taken = Set(values.map(\.name))
+        if !taken.contains(base) { return base }
+        var k = 1
+        while taken.contains("\(base)_\(k)") { k += 1 }
+        return "\(base)_\(k)"
+    }
+
     public mutating func addConstant(name: String, tensor: Tensor, kind: ConstantKind) -> ValueID {
         let id = addValue(name: name, type: tensor.type)
         constants[id] = Constant(tensor: tensor, kind: kind)

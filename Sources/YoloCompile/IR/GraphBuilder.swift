@@ -5,6 +5,10 @@ public final class GraphBuilder {
     public private(set) var graph: Graph
     public let parameters: any ParameterSource
     private var scope: [String] = []
+    /// What the lowering decided on the user's behalf (an anchor flip, say), for the CLI to print.
+    public private(set) var notes: [String] = []
+
+    public func note(_ s: String) { notes.append(s) }
     private var nameCounts: [String: Int] = [:]
 
     public init(name: String, parameters: any ParameterSource) {
@@ -44,6 +48,9 @@ public final class GraphBuilder {
                           initializer: ParameterInit) throws -> ValueID
     {
         let name = scope.isEmpty ? local : currentScope + "." + local
+        guard shape.allSatisfy({ $0 >= 1 }), let n = ShapeRules.elementCount(shape), n <= 1 << 30 else {
+            throw ShapeError(layer: currentScope, op: "parameter", message: "\(name) would have shape \(shape): sizes must be positive and at most 2^30 elements")
+        }
         let t = try parameters.tensor(named: name, shape: shape, kind: kind, initializer: initializer)
         return graph.addConstant(name: name, tensor: t, kind: kind)
     }

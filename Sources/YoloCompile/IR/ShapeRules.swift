@@ -66,8 +66,19 @@ public enum ShapeRules {
     /// Largest tensor the compiler handles (2^31 elements): larger ones come from corrupt files.
     public static let maxElements = 1 << 31
 
+    /// Operators whose data inputs must be floating point (kernels compute in float32).
+    static let floatInputs: [String: [Int]] = {
+        var m: [String: [Int]] = ["Conv": [0, 1, 2], "BatchNormalization": [0, 1, 2, 3, 4], "Resize": [0]]
+        for op in ["MaxPool", "AveragePool", "Sigmoid", "Relu", "LeakyRelu", "HardSwish", "HardSigmoid", "Exp", "Sqrt",
+                   "Tanh", "Erf", "Softplus", "Clip", "Reciprocal"] { m[op] = [0] }
+        return m
+    }()
+
     public static func infer(_ ctx: ShapeContext) throws -> [TensorType] {
         guard let rule = rules[ctx.node.op] else { throw ctx.fail("unsupported operator") }
+        for i in floatInputs[ctx.node.op] ?? [] where i < ctx.inputTypes.count {
+            if let t = ctx.inputTypes[i], !t.dtype.isFloat { throw ctx.fail("input \(i) is \(t); expected a float tensor") }
+        }
         let types = try rule(ctx)
         for t in types {
             guard t.shape.allSatisfy({ $0 >= 0 }), elementCount(t.shape) != nil else {
@@ -111,6 +122,7 @@ public enum ShapeRules {
 
     static func broadcastRule(_ ctx: ShapeContext) throws -> [TensorType] {
         let a = try ctx.type(0), b = try ctx.type(1)
+        guard a.dtype.isFloat == b.dtype.isFloat else { throw ctx.fail("mixes \(a) with \(b); cast one first") }
         guard let s = broadcast(a.shape, b.shape) else {
             throw ctx.fail("cannot broadcast \(a) with \(b)")
         }
@@ -151,9 +163,11 @@ public enum ShapeRules {
         var out = [x.shape[0], w.shape[0]]
         for i in 0..<2 {
             let ek = d[i] * (k[i] - 1) + 1
-            let o = (x.shape[2 + i] + p[i] + p[i + 2] - ek) / s[i] + 1
-            guard o > 0 else { throw ctx.fail("kernel \(k) does not fit the \(x.shape[2])x\(x.shape[3]) input") }
-            out.append(o)
+            let span = x.shape[2 + i] + p[i] + p[i + 2]
+            guard span >= ek else {
+                throw ctx.fail("kernel \(k) (dilation \(d)) does not fit the \(x.shape[2])x\(x.shape[3]) input with pads \(p)")
+            }
+            out.append((span - ek) / s[i] + 1)
         }
         return [TensorType(x.dtype, out)]
     }
@@ -168,9 +182,8 @@ public enum ShapeRules {
         for i in 0..<2 {
             let ek = d[i] * (k[i] - 1) + 1
             let num = x.shape[2 + i] + p[i] + p[i + 2] - ek
-            let o = (ceil ? (num + s[i] - 1) / s[i] : num / s[i]) + 1
-            guard o > 0 else { throw ctx.fail("pool window \(k) does not fit the input \(x)") }
-            out.append(o)
+            guard num >= 0 else { throw ctx.fail("pool window \(k) does not fit the input \(x) with pads \(p)") }
+            out.append((ceil ? (num + s[i] - 1) / s[i] : num / s[i]) + 1)
         }
         return [TensorType(x.dtype, out)]
     }
@@ -194,6 +207,7 @@ public enum ShapeRules {
         out[axis] = 0
         for i in ctx.inputTypes.indices {
             let t = try ctx.type(i)
+            guard t.dtype == first.dtype else { throw ctx.fail("input \(i) is \(t) but input 0 is \(first): element types differ") }
             guard t.rank == first.rank else { throw ctx.fail("input \(i) is \(t), expected rank \(first.rank)") }
             for a in 0..<t.rank where a != axis && t.shape[a] != first.shape[a] {
                 throw ctx.fail("input \(i) is \(t) but input 0 is \(first): sizes differ outside axis \(axis)")
@@ -216,7 +230,7 @@ public enum ShapeRules {
             guard n > 0, x.shape[axis] % n == 0 else { throw ctx.fail("cannot split \(x.shape[axis]) evenly into \(n)") }
             sizes = [Int](repeating: x.shape[axis] / n, count: n)
         }
-        guard sizes.count == n, sizes.reduce(0, +) == x.shape[axis] else {
+        guard sizes.count == n, sizes.allSatisfy({ $0 >= 0 && $0 <= x.shape[axis] }), sizes.reduce(0, +) == x.shape[axis] else {
             throw ctx.fail("split sizes \(sizes) do not add up to \(x.shape[axis]) over \(n) outputs")
         }
         return sizes.map { var s = x.shape; s[axis] = $0; return TensorType(x.dtype, s) }

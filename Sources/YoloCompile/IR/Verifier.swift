@@ -4,10 +4,14 @@
 public enum Verifier {
     public static func verify(_ g: Graph) throws {
         var defined = Set<ValueID>()
+        var names = Set<String>()
         func define(_ v: ValueID, _ what: String) throws {
             guard v.raw >= 0 && v.raw < g.values.count else { throw VerifierError(message: "\(what) defines unknown value \(v)") }
             guard defined.insert(v).inserted else {
                 throw VerifierError(message: "value \(g.name(of: v)) is defined twice (\(what))")
+            }
+            guard names.insert(g.name(of: v)).inserted else {
+                throw VerifierError(message: "two values are named \(g.name(of: v)) (\(what)); ONNX names must be unique")
             }
         }
         for v in g.inputs { try define(v, "graph input") }

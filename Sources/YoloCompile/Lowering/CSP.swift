@@ -36,6 +36,7 @@ struct CSPArguments {
         shortcut = try ctx.bool(1, "shortcut", default: true)
         g = try ctx.int(2, "g", default: 1)
         e = try ctx.double(3, "e", default: 0.5)
+        guard Int(Double(c2) * e) >= 1, e <= 64 else { throw ctx.fail("expansion e = \(e) gives \(Int(Double(c2) * e)) hidden channels; needs at least 1") }
     }
 
     var constructorArguments: [ArgValue] {
@@ -62,6 +63,7 @@ public struct BottleneckModule: YoloModule {
         shortcut = try ctx.bool(1, "shortcut", default: true)
         g = try ctx.int(2, "g", default: 1)
         e = try ctx.double(3, "e", default: 0.5)
+        guard Int(Double(c2) * e) >= 1, e <= 64 else { throw ctx.fail("expansion e = \(e) gives \(Int(Double(c2) * e)) hidden channels; needs at least 1") }
         act = ctx.defaultActivation
     }
 

@@ -19,8 +19,10 @@ public struct DetectModule: YoloModule {
     let anchors: [[Double]]
     let ch: [Int]
     let anchorsArg: ArgValue
+    let probeStrides: [Int]?
 
     public init(_ ctx: inout ModuleContext) throws {
+        probeStrides = ctx.detectStrides
         nc = try ctx.int(0, "nc")
         guard nc >= 1 else { throw ctx.fail("nc must be positive, got \(nc)") }
         ch = ctx.inputChannels
@@ -54,19 +56,25 @@ public struct DetectModule: YoloModule {
     public var outputChannels: Int { no * na }
     public var constructorArguments: [ArgValue] { [.int(nc), anchorsArg, .list(ch.map { .int($0) })] }
 
+    /// Each level's stride: the compiler's 256x256 probe (YOLOv5's), else image height / level height.
+    func strides(_ b: GraphBuilder, _ inputs: [ValueID]) -> [Float] {
+        if let p = probeStrides, p.count == inputs.count { return p.map(Float.init) }
+        let imageHeight = b.graph.inputs.first.map { b.type($0).shape[2] } ?? 0
+        return inputs.map { (Float(imageHeight) / Float(b.type($0).shape[2])).rounded() }
+    }
+
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
-        guard let image = b.graph.inputs.first else { throw ShapeError(layer: b.currentScope, op: "Detect", message: "no image input") }
-        let imageHeight = b.type(image).shape[2]
-        let strides = inputs.map { v -> Float in
-            (Float(imageHeight) / Float(b.type(v).shape[2])).rounded()
-        }
-        // check_anchor_order: anchors must grow with stride, as YOLOv5 flips them when they don't.
+        let strides = strides(b, inputs)
+        // check_anchor_order: anchors must grow with stride; YOLOv5 flips them when the signs of the
+        // area and stride differences disagree (torch.sign, so an equal pair counts as 0).
         var levels = anchors
         let area = levels.map { l in stride(from: 0, to: l.count, by: 2).map { l[$0] * l[$0 + 1] }.reduce(0, +) / Double(na) }
+        func sign(_ v: Double) -> Int { v > 0 ? 1 : v < 0 ? -1 : 0 }
         if let a0 = area.first, let a1 = area.last, let s0 = strides.first, let s1 = strides.last,
-           a1 != a0, (a1 - a0).sign != Double(s1 - s0).sign
+           a1 != a0, sign(a1 - a0) != sign(Double(s1 - s0))
         {
             levels.reverse()
+            b.note("Detect anchors were ordered against the strides \(strides.map { Int($0) }); reversed them, as YOLOv5's check_anchor_order does")
         }
         var scaled: [Float] = []
         for (l, s) in zip(levels, strides) { scaled += l.map { Float($0) / s } }

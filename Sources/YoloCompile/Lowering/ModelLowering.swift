@@ -4,6 +4,9 @@ public struct CompileOptions: Sendable {
     public var imageWidth: Int = 640
     public var batch: Int = 1
     public var seed: UInt64 = 0
+    /// Detect's strides, as YOLOv5 measures them with a 256x256 probe (`Compiler` sets them);
+    /// nil takes image size / feature-map size.
+    public var detectStrides: [Int]? = nil
 
     public init(imageHeight: Int = 640, imageWidth: Int = 640, batch: Int = 1, seed: UInt64 = 0) {
         self.imageHeight = imageHeight
@@ -88,7 +91,7 @@ public enum ModelLowering {
             }
             let depth = row.number > 1 ? max(Int((Double(row.number) * config.depthMultiple).rounded(.toNearestOrEven)), 1) : row.number
             var ctx = ModuleContext(config: config, row: row, inputChannels: inputChannels, depth: depth,
-                                    repeats: depth, defaultActivation: defaultActivation)
+                                    repeats: depth, defaultActivation: defaultActivation, detectStrides: options.detectStrides)
             let module = try type.init(&ctx)
             if ctx.repeats > 1 && sources.count > 1 { throw fail("\(row.module) with several inputs cannot be repeated") }
 
@@ -104,9 +107,7 @@ public enum ModelLowering {
             } catch let e as ShapeError {
                 throw fail("\(row.module): \(e.message)")
             }
-            if type == DetectModule.self {
-                strides = sources.map { Int((Double(options.imageHeight) / Double(b.type($0).shape[2])).rounded()) }
-            }
+            if let detect = module as? DetectModule { strides = detect.strides(b, sources).map { Int($0) } }
             let params = b.graph.constantOrder[before...].reduce(0) { n, v in
                 guard let c = b.graph.constants[v], c.kind == .parameter else { return n }
                 return n + c.tensor.count
@@ -124,7 +125,7 @@ public enum ModelLowering {
         let names = config.names ?? (0..<config.nc).map(String.init)
         b.setMetadata("stride", String(stride))
         b.setMetadata("names", "{" + names.enumerated().map { "\($0.offset): '\($0.element)'" }.joined(separator: ", ") + "}")
-        return LoweredModel(graph: b.finish(), layers: layers, strides: strides, notes: [])
+        return LoweredModel(graph: b.finish(), layers: layers, strides: strides, notes: b.notes)
     }
 }
 

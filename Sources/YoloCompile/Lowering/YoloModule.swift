@@ -36,6 +36,8 @@ public struct ModuleContext {
     public var repeats: Int
     /// The activation that Conv uses by default (SiLU, or the config's `activation`).
     public let defaultActivation: Activation
+    /// Detect's strides from the compiler's probe, when it has them.
+    public let detectStrides: [Int]?
 
     /// Outputs per anchor times anchors: `na * (nc + 5)`, which parse_model never width-scales.
     public var detectOutputs: Int { config.anchorsPerLevel * (config.nc + 5) }
@@ -48,10 +50,15 @@ public struct ModuleContext {
 
     public func arg(_ i: Int) -> ArgValue? { i < row.args.count ? row.args[i] : nil }
 
+    /// Largest magnitude an integer argument may have: larger ones are typos, and would overflow.
+    static let argumentLimit = 1 << 20
+
     /// An integer argument, or `d` when absent or None.
     public func int(_ i: Int, _ name: String, default d: Int? = nil) throws -> Int {
         switch arg(i) {
-        case .int(let v)?: return v
+        case .int(let v)?:
+            guard abs(v) <= Self.argumentLimit else { throw fail("argument \(name) is \(v), out of range (at most \(Self.argumentLimit))") }
+            return v
         case nil, .none?:
             guard let d else { throw fail("argument \(name) is required") }
             return d
@@ -70,7 +77,7 @@ public struct ModuleContext {
 
     public func double(_ i: Int, _ name: String, default d: Double) throws -> Double {
         guard let a = arg(i) else { return d }
-        guard let v = a.doubleValue else { throw fail("argument \(name) must be a number, got \(a)") }
+        guard let v = a.doubleValue, v.isFinite, abs(v) <= 1e6 else { throw fail("argument \(name) must be a number of at most 1e6, got \(a)") }
         return v
     }
 

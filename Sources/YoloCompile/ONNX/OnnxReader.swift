@@ -93,6 +93,15 @@ public enum OnnxReader {
                 attrs[cstr(a.name)] = try attribute(a, file: file, node: name)
             }
             let outNames = (0..<np.n_output).map { cstr(np.output[$0]) }
+            guard !outNames.isEmpty, outNames.allSatisfy({ !$0.isEmpty }) else {
+                throw OnnxError(file: file, "node \(name) (\(op)) has no named outputs")
+            }
+            for o in outNames where byName[o] != nil {
+                throw OnnxError(file: file, "node \(name) (\(op)) defines '\(o)', which is already defined (ONNX values are assigned once)")
+            }
+            if op != "Constant" && np.n_input == 0 {
+                throw OnnxError(file: file, "node \(name) (\(op)) has no inputs")
+            }
             if op == "Constant" {
                 guard let t = constantValue(attrs) else {
                     throw OnnxError(file: file, "node \(name): Constant without a supported value attribute")

@@ -26,14 +26,16 @@ public enum OnnxWriter {
         var used = Set<ValueID>(g.outputs)
         var extra: [(String, Tensor)] = []
         var nodes: [UnsafeMutablePointer<Onnx__NodeProto>?] = []
+        var spelledInputs = Set<String>()
         for n in g.nodes {
             for v in n.inputs.compactMap({ $0 }) { used.insert(v) }
-            let spelled = OpsetLegalization.export(n, opset: options.opset, graph: g)
-            extra += spelled.extra
-            nodes.append(node(n, spelled, arena))
+            for spelled in OpsetLegalization.export(n, opset: options.opset, graph: g) {
+                extra += spelled.extra
+                spelledInputs.formUnion(spelled.inputs)
+                nodes.append(node(spelled, arena))
+            }
         }
         // Inputs the spelling dropped (Split sizes below opset 13) are not written.
-        let spelledInputs = Set(g.nodes.flatMap { OpsetLegalization.export($0, opset: options.opset, graph: g).inputs })
         graph.pointee.n_node = nodes.count
         graph.pointee.node = arena.array(nodes)
 
@@ -90,15 +92,15 @@ public enum OnnxWriter {
         try writeAtomically(bytes, to: path)
     }
 
-    static func node(_ n: Node, _ s: OpsetLegalization.Spelling, _ arena: CArena) -> UnsafeMutablePointer<Onnx__NodeProto> {
+    static func node(_ s: OpsetLegalization.Spelling, _ arena: CArena) -> UnsafeMutablePointer<Onnx__NodeProto> {
         let p = arena.allocate(Onnx__NodeProto.self, count: 1)
         onnx__node_proto__init(p)
         p.pointee.n_input = s.inputs.count
         p.pointee.input = arena.array(s.inputs.map { Optional(arena.string($0)) })
         p.pointee.n_output = s.outputs.count
         p.pointee.output = arena.array(s.outputs.map { Optional(arena.string($0)) })
-        p.pointee.name = arena.string(n.name)
-        p.pointee.op_type = arena.string(n.op)
+        p.pointee.name = arena.string(s.name)
+        p.pointee.op_type = arena.string(s.op)
         let attrs = s.attributes.sorted { $0.key < $1.key }.map { attribute($0.key, $0.value, arena) }
         p.pointee.n_attribute = attrs.count
         p.pointee.attribute = arena.array(attrs)

@@ -6,6 +6,8 @@
 /// - Squeeze / Unsqueeze: `axes` an input from opset 13, an attribute before.
 enum OpsetLegalization {
     struct Spelling {
+        var op: String
+        var name: String
         var inputs: [String]
         var outputs: [String]
         var attributes: [String: Attribute]
@@ -13,10 +15,20 @@ enum OpsetLegalization {
         var extra: [(String, Tensor)] = []
     }
 
-    static func export(_ n: Node, opset: Int, graph g: Graph) -> Spelling {
-        var s = Spelling(inputs: n.inputs.map { $0.map(g.name(of:)) ?? "" }, outputs: n.outputs.map(g.name(of:)),
-                         attributes: n.attributes)
-        guard opset < 13 else { return s }
+    /// The node as the target opset spells it: usually one node, HardSwish below opset 14 two.
+    static func export(_ n: Node, opset: Int, graph g: Graph) -> [Spelling] {
+        var s = Spelling(op: n.op, name: n.name, inputs: n.inputs.map { $0.map(g.name(of:)) ?? "" },
+                         outputs: n.outputs.map(g.name(of:)), attributes: n.attributes)
+        if n.op == "HardSwish" && opset < 14 {
+            // x * HardSigmoid(x, 1/6, 1/2): the definition of HardSwish in opset 14.
+            let gate = n.name + "/HardSigmoid_output_0"
+            return [
+                Spelling(op: "HardSigmoid", name: n.name + "/HardSigmoid", inputs: s.inputs, outputs: [gate],
+                         attributes: ["alpha": .float(1.0 / 6.0), "beta": .float(0.5)]),
+                Spelling(op: "Mul", name: n.name, inputs: [s.inputs[0], gate], outputs: s.outputs, attributes: [:]),
+            ]
+        }
+        guard opset < 13 else { return [s] }
         switch n.op {
         case "Split", "Squeeze", "Unsqueeze":
             if n.inputs.count > 1, let t = g.constant(n.inputs[1]) {
@@ -31,11 +43,12 @@ enum OpsetLegalization {
             }
         default: break
         }
-        return s
+        return [s]
     }
 
     /// Rewrites an imported node to the IR's form. `constant` makes a constant value from a tensor.
     static func canonicalize(_ n: inout Node, graph g: Graph, constant: (Tensor) -> ValueID) {
+        guard !n.inputs.isEmpty else { return }
         switch n.op {
         case "Split":
             if case .ints(let sizes)? = n.attributes["split"] {

@@ -37,9 +37,9 @@ public let fuseConvBatchNormPass = Pass(name: "fuse-conv-batchnorm") { g in
             newW = wID
             g.constants[wID]?.tensor = Tensor(shape: w.shape, floats: fw)
         } else {
-            newW = g.addConstant(name: wName + ".fused", tensor: Tensor(shape: w.shape, floats: fw), kind: .parameter)
+            newW = g.addConstant(name: g.uniqueName(wName + ".fused"), tensor: Tensor(shape: w.shape, floats: fw), kind: .parameter)
         }
-        let newB = g.addConstant(name: prefix + ".bias" + (oldBias == nil ? "" : ".fused"), tensor: Tensor(shape: [m], floats: fb), kind: .parameter)
+        let newB = g.addConstant(name: g.uniqueName(prefix + ".bias" + (oldBias == nil ? "" : ".fused")), tensor: Tensor(shape: [m], floats: fb), kind: .parameter)
         g.nodes[ci].inputs = [conv.inputs[0], newW, newB]
         g.replaceUses(of: bn.outputs[0], with: y)
         dead.insert(i)

@@ -36,9 +36,12 @@ public enum Npy {
         guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else {
             throw InputError(file: path, "the .npy header has no shape")
         }
-        let shape = shapeField[shapeField.index(after: open)..<close].split(separator: ",")
-            .compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let count = shape.reduce(1, *)
+        let dims = shapeField[shapeField.index(after: open)..<close].split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let shape = dims.compactMap { Int($0) }
+        guard shape.count == dims.count, shape.allSatisfy({ $0 >= 0 }), let count = ShapeRules.elementCount(shape) else {
+            throw InputError(file: path, "the .npy header has an invalid shape (\(dims.joined(separator: ", ")))")
+        }
         let body = start + headerLength
         let width: Int
         switch descr {

@@ -20,6 +20,15 @@ public func fnv1a(_ s: String) -> UInt64 {
     return h
 }
 
+/// Zeros of the right shapes: for shape-only lowerings such as the stride probe.
+public final class ZeroParameters: ParameterSource {
+    public init() {}
+    public func tensor(named name: String, shape: [Int], kind: ConstantKind, initializer: ParameterInit) throws -> Tensor {
+        if case .value(let t) = initializer { return t }
+        return .zeros(shape)
+    }
+}
+
 /// Deterministic parameters from a seed: each tensor's values depend only on the seed and its name.
 public final class SeededParameters: ParameterSource {
     public let seed: UInt64

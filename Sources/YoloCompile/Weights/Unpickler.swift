@@ -39,9 +39,11 @@ public struct Unpickler {
         var marks: [Int] = []
         var memo: [Int: PickleValue] = [:]
         var pos = 0
+        var opPos = 0
         let n = bytes.count
 
-        func fail(_ m: String) -> PickleError { PickleError(file: file, message: "pickle byte \(pos): \(m)") }
+        // Errors name the offset of the opcode being read.
+        func fail(_ m: String) -> PickleError { PickleError(file: file, message: "pickle byte \(opPos): \(m)") }
         func need(_ k: Int) throws {
             guard k >= 0, k <= n - pos else { throw fail("truncated (needs \(k) more bytes, \(n - pos) left)") }
         }
@@ -97,7 +99,7 @@ public struct Unpickler {
         }
 
         while pos < n {
-            let opPos = pos
+            opPos = pos
             let op = bytes[pos]
             pos += 1
             switch op {
@@ -189,10 +191,10 @@ public struct Unpickler {
             case 0x31: _ = try popMark()  // POP_MARK
             case 0x32: stack.append(try top())  // DUP
             default:
-                pos = opPos
                 throw fail(String(format: "unknown opcode 0x%02x", op))
             }
         }
+        opPos = n
         throw fail("ends without STOP")
     }
 
