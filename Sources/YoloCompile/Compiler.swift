@@ -18,7 +18,10 @@ public enum WeightsSource {
 
 public enum Compiler {
     /// Compiles what a user names: a config (with optional weights), or a YOLOv5 checkpoint alone.
-    public static func compile(model path: String, weights: WeightsSource, options: CompileOptions, fuse: Bool = true) throws -> CompiledModel {
+    /// `keepUnfused: false` lets the passes rewrite the lowered graph in place (export needs only the
+    /// result), so peak memory holds one copy of the weights instead of two.
+    public static func compile(model path: String, weights: WeightsSource, options: CompileOptions, fuse: Bool = true,
+                               keepUnfused: Bool = true) throws -> CompiledModel {
         var store: WeightStore? = nil
         var partial = false
         if case .file(let w, let p) = weights {
@@ -43,9 +46,9 @@ public enum Compiler {
             named.file = embedded.name
         }
         if let classNames = store?.classNames, classNames.count == config.nc { named.names = classNames }
-        guard let store else { return try compile(named, options: options, fuse: fuse) }
+        guard let store else { return try compile(named, options: options, fuse: fuse, keepUnfused: keepUnfused) }
         let binding = BoundParameters(store: store, partial: partial, seed: options.seed)
-        var compiled = try compile(named, options: options, fuse: fuse, parameters: binding)
+        var compiled = try compile(named, options: options, fuse: fuse, parameters: binding, keepUnfused: keepUnfused)
         compiled.lowered.notes += try binding.check()
         compiled.weightsSummary = store.summary
         return compiled
@@ -67,7 +70,7 @@ public enum Compiler {
     }
 
     public static func compile(_ config: ModelConfig, options: CompileOptions, fuse: Bool = true,
-                               parameters: (any ParameterSource)? = nil) throws -> CompiledModel
+                               parameters: (any ParameterSource)? = nil, keepUnfused: Bool = true) throws -> CompiledModel
     {
         // YOLOv5 measures Detect's strides on a 256x256 probe and rounds the image size up to a multiple
         // of the largest (check_img_size); a model the probe cannot build keeps size-derived strides.
@@ -89,6 +92,7 @@ public enum Compiler {
         if let sizeNote { lowered.notes.insert(sizeNote, at: 0) }
         try Verifier.verify(lowered.graph)
         var g = lowered.graph
+        if !keepUnfused { lowered.graph = Graph(name: g.name) }
         let reports = try (fuse ? PassManager.standard : PassManager.cleanupOnly).run(&g)
         return CompiledModel(config: config, lowered: lowered, optimized: g, reports: reports)
     }

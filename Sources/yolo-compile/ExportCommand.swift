@@ -42,7 +42,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let c = try compile(model, fuse: !noFuse)
+            let c = try compile(model, fuse: !noFuse, keepUnfused: false)
             if verbose {
                 for r in c.reports { print("\(r.pass): \(r.changes.count) changes, \(r.nodesBefore) -> \(r.nodesAfter) nodes") }
             }

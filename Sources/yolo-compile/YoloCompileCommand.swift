@@ -71,9 +71,9 @@ func reportingErrors(_ body: () throws -> Void) throws {
 
 func note(_ s: String) { FileHandle.standardError.write(Data("note: \(s)\n".utf8)) }
 
-func compile(_ m: ModelOptions, fuse: Bool) throws -> CompiledModel {
+func compile(_ m: ModelOptions, fuse: Bool, keepUnfused: Bool = true) throws -> CompiledModel {
     let weights: WeightsSource = m.weights.map { .file($0, partial: m.partialWeights) } ?? .seeded
-    let c = try Compiler.compile(model: m.config, weights: weights, options: m.compileOptions, fuse: fuse)
+    let c = try Compiler.compile(model: m.config, weights: weights, options: m.compileOptions, fuse: fuse, keepUnfused: keepUnfused)
     for n in c.lowered.notes { note(n) }
     return c
 }

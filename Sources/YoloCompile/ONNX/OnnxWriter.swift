@@ -15,6 +15,38 @@ public struct OnnxWriteOptions: Sendable {
 /// written, so the same graph always gives the same bytes.
 public enum OnnxWriter {
     public static func serialize(_ g: Graph, options: OnnxWriteOptions = OnnxWriteOptions()) throws -> [UInt8] {
+        try withModel(g, options: options) { model in
+            let size = onnx__model_proto__get_packed_size(model)
+            var bytes = [UInt8](repeating: 0, count: size)
+            let written = bytes.withUnsafeMutableBufferPointer { onnx__model_proto__pack(model, $0.baseAddress) }
+            guard written == size else { throw OnnxError(file: g.name, "protobuf-c packed \(written) of \(size) bytes") }
+            return bytes
+        }
+    }
+
+    /// Writes the model to `path` through a temporary file in the same folder and a rename, so a
+    /// failure never leaves a partial model behind. protobuf-c streams the message into the file
+    /// (no second in-memory copy of the weights).
+    public static func write(_ g: Graph, to path: String, options: OnnxWriteOptions = OnnxWriteOptions()) throws {
+        try withAtomicFile(path) { file in
+            try withModel(g, options: options) { model in
+                // A ProtobufCBuffer whose append writes to the FILE*, which sits right after it in memory.
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<ProtobufCBuffer>.stride + 8, alignment: 16)
+                defer { raw.deallocate() }
+                let buffer = raw.bindMemory(to: ProtobufCBuffer.self, capacity: 1)
+                buffer.pointee.append = { b, len, data in
+                    guard let b, let data else { return }
+                    let f = UnsafeMutableRawPointer(b).load(fromByteOffset: MemoryLayout<ProtobufCBuffer>.stride, as: UnsafeMutablePointer<FILE>.self)
+                    fwrite(data, 1, len, f)
+                }
+                raw.storeBytes(of: file, toByteOffset: MemoryLayout<ProtobufCBuffer>.stride, as: UnsafeMutablePointer<FILE>.self)
+                _ = onnx__model_proto__pack_to_buffer(model, buffer)
+            }
+        }
+    }
+
+    /// Builds the protobuf-c message tree for `g` and hands it to `body`; its memory is freed after.
+    static func withModel<T>(_ g: Graph, options: OnnxWriteOptions, _ body: (UnsafeMutablePointer<Onnx__ModelProto>) throws -> T) throws -> T {
         guard Opset.supported.contains(options.opset) else {
             throw OnnxError(file: g.name, "opset \(options.opset) is not supported (choose \(Opset.supported.lowerBound) to \(Opset.supported.upperBound))")
         }
@@ -40,9 +72,8 @@ public enum OnnxWriter {
         graph.pointee.node = arena.array(nodes)
 
         var inits: [UnsafeMutablePointer<Onnx__TensorProto>?] = []
-        for (v, c) in g.orderedConstants where used.contains(v) && (spelledInputs.contains(g.name(of: v)) || g.outputs.contains(v)) {
-            inits.append(tensor(c.tensor, name: g.name(of: v), arena))
-        }
+        let written = g.orderedConstants.filter { v, _ in used.contains(v) && (spelledInputs.contains(g.name(of: v)) || g.outputs.contains(v)) }
+        for (v, c) in written { inits.append(tensor(c.tensor, name: g.name(of: v), arena)) }
         for (name, t) in extra { inits.append(tensor(t, name: name, arena)) }
         graph.pointee.n_initializer = inits.count
         graph.pointee.initializer = arena.array(inits)
@@ -78,18 +109,25 @@ public enum OnnxWriter {
         model.pointee.n_metadata_props = props.count
         model.pointee.metadata_props = arena.array(props)
 
-        let size = onnx__model_proto__get_packed_size(model)
-        var bytes = [UInt8](repeating: 0, count: size)
-        let written = bytes.withUnsafeMutableBufferPointer { onnx__model_proto__pack(model, $0.baseAddress) }
-        guard written == size else { throw OnnxError(file: g.name, "protobuf-c packed \(written) of \(size) bytes") }
-        return bytes
+        // Float and int64 initializers point into the graph's own arrays, pinned for the duration of
+        // `body`, instead of being copied into C memory: the weights are held once.
+        return try pinned(written.map { $0.1.tensor }[...], inits.prefix(written.count).map { $0 }) { try body(model) }
     }
 
-    /// Writes the model to `path` through a temporary file in the same folder and a rename, so a
-    /// failure never leaves a partial model behind.
-    public static func write(_ g: Graph, to path: String, options: OnnxWriteOptions = OnnxWriteOptions()) throws {
-        let bytes = try serialize(g, options: options)
-        try writeAtomically(bytes, to: path)
+    /// Runs `body` with each tensor's bytes pinned and set as the raw_data of its TensorProto.
+    static func pinned<T>(_ tensors: ArraySlice<Tensor>, _ protos: [UnsafeMutablePointer<Onnx__TensorProto>?],
+                          _ body: () throws -> T) rethrows -> T
+    {
+        guard let t = tensors.first, let proto = protos[protos.count - tensors.count] else { return try body() }
+        func pin(_ raw: UnsafeRawBufferPointer) throws -> T {
+            if let base = raw.baseAddress {
+                proto.pointee.raw_data = ProtobufCBinaryData(len: raw.count, data: UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self)))
+            }
+            return try pinned(tensors.dropFirst(), protos, body)
+        }
+        if t.isFloat { return try t.floats.withUnsafeBytes(pin) }
+        if t.dtype == .int64 { return try t.ints.withUnsafeBytes(pin) }
+        return try pinned(tensors.dropFirst(), protos, body)
     }
 
     static func node(_ s: OpsetLegalization.Spelling, _ arena: CArena) -> UnsafeMutablePointer<Onnx__NodeProto> {
@@ -152,14 +190,15 @@ public enum OnnxWriter {
         p.pointee.has_raw_data = 1
         let data: UnsafeMutablePointer<UInt8>
         let count: Int
-        if t.isFloat {
-            data = t.floats.withUnsafeBytes { arena.bytes($0) }
-            count = t.floats.count * 4
+        if t.isFloat || t.dtype == .int64 {
+            // Filled in by `pinned` (no copy); only the length is set here.
+            data = arena.allocate(UInt8.self, count: 1)
+            count = t.isFloat ? t.floats.count * 4 : t.ints.count * 8
         } else {
             switch t.dtype {
             case .int32: let v = t.ints.map { Int32(truncatingIfNeeded: $0) }; data = v.withUnsafeBytes { arena.bytes($0) }; count = v.count * 4
             case .bool: let v = t.ints.map { UInt8($0 != 0 ? 1 : 0) }; data = v.withUnsafeBytes { arena.bytes($0) }; count = v.count
-            default: data = t.ints.withUnsafeBytes { arena.bytes($0) }; count = t.ints.count * 8
+            default: data = arena.allocate(UInt8.self, count: 1); count = 0
             }
         }
         p.pointee.raw_data = ProtobufCBinaryData(len: count, data: data)
@@ -197,6 +236,14 @@ public enum OnnxWriter {
 
 /// Writes bytes to `path` via a temporary sibling and rename(2): readers see the old file or the whole new one.
 func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    try withAtomicFile(path) { f in
+        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+    }
+}
+
+/// Runs `body` on a temporary sibling of `path`, then renames it into place; on any failure the
+/// temporary file is removed and `path` is untouched.
+func withAtomicFile(_ path: String, _ body: (UnsafeMutablePointer<FILE>) throws -> Void) throws {
     let url = URL(fileURLWithPath: path)
     let dir = url.deletingLastPathComponent().path
     var isDir: ObjCBool = false
@@ -207,8 +254,18 @@ func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         throw OnnxError(file: path, "cannot write: it is a directory")
     }
     let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-    guard FileManager.default.createFile(atPath: tmp, contents: Data(bytes)) else {
-        throw OnnxError(file: path, "cannot write to folder \(dir)")
+    guard let f = fopen(tmp, "wb") else { throw OnnxError(file: path, "cannot write to folder \(dir)") }
+    do {
+        try body(f)
+    } catch {
+        fclose(f)
+        unlink(tmp)
+        throw error
+    }
+    let failed = ferror(f) != 0
+    guard fclose(f) == 0, !failed else {
+        unlink(tmp)
+        throw OnnxError(file: path, "writing failed (disk full?): \(String(cString: strerror(errno)))")
     }
     guard rename(tmp, path) == 0 else {
         unlink(tmp)
