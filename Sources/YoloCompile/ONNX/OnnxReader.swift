@@ -215,36 +215,30 @@ public enum OnnxReader {
         func short(_ have: Int) -> OnnxError {
             OnnxError(file: file, "tensor \(what) \(shape) of \(dt.rawValue) needs \(count) values, the file holds \(have)")
         }
+        if let raw {
+            let code: String = switch dt {
+            case .float32: "F32"
+            case .float16: "F16"
+            case .int64: "I64"
+            case .int32: "I32"
+            case .bool: "BOOL"
+            }
+            guard raw.count == count * dt.byteSize, let v = decodeTensor(raw, dtype: code, shape: shape) else {
+                throw short(raw.count / dt.byteSize)
+            }
+            return v
+        }
         switch dt {
         case .float32:
-            if let raw {
-                guard raw.count == count * 4 else { throw short(raw.count / 4) }
-                return Tensor(shape: shape, floats: (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) })
-            }
             guard t.n_float_data == count else { throw short(t.n_float_data) }
             return Tensor(shape: shape, floats: Array(UnsafeBufferPointer(start: t.float_data, count: count)))
         case .float16:
-            if let raw {
-                guard raw.count == count * 2 else { throw short(raw.count / 2) }
-                return Tensor(shape: shape, floats: (0..<count).map { Float(halfBits: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)) })
-            }
             guard t.n_int32_data == count else { throw short(t.n_int32_data) }
             return Tensor(shape: shape, floats: (0..<count).map { Float(halfBits: UInt16(truncatingIfNeeded: t.int32_data[$0])) })
         case .int64:
-            if let raw {
-                guard raw.count == count * 8 else { throw short(raw.count / 8) }
-                return Tensor(shape: shape, ints: (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) })
-            }
             guard t.n_int64_data == count else { throw short(t.n_int64_data) }
             return Tensor(shape: shape, ints: Array(UnsafeBufferPointer(start: t.int64_data, count: count)))
         case .int32, .bool:
-            let width = dt == .bool ? 1 : 4
-            if let raw {
-                guard raw.count == count * width else { throw short(raw.count / width) }
-                return Tensor(shape: shape, ints: (0..<count).map {
-                    dt == .bool ? Int64(raw[$0]) : Int64(raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))
-                }, dtype: dt)
-            }
             guard t.n_int32_data == count else { throw short(t.n_int32_data) }
             return Tensor(shape: shape, ints: (0..<count).map { Int64(t.int32_data[$0]) }, dtype: dt)
         }

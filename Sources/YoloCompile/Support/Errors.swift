@@ -1,6 +1,16 @@
 /// Every error the compiler reports is one line that says where (file:line, layer, tensor) and what
 /// was expected. The CLI prints `description` and exits non-zero.
 
+/// An error about one input file: printed as `FILE: MESSAGE`.
+public protocol FileError: Error, CustomStringConvertible {
+    var file: String { get }
+    var message: String { get }
+}
+
+extension FileError {
+    public var description: String { "\(file): \(message)" }
+}
+
 /// An error in a model config (YAML).
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var file: String
@@ -40,14 +50,13 @@ public struct VerifierError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A problem reading or writing an ONNX file.
-public struct OnnxError: Error, CustomStringConvertible, Equatable {
+public struct OnnxError: FileError, Equatable {
     public var file: String
     public var message: String
     public init(file: String, _ message: String) {
         self.file = file
         self.message = message
     }
-    public var description: String { "\(file): \(message)" }
 }
 
 /// A failure while executing a graph.
@@ -58,12 +67,27 @@ public struct InterpreterError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A problem with an input file that is not a model (a .npy array, say).
-public struct InputError: Error, CustomStringConvertible, Equatable {
+public struct InputError: FileError, Equatable {
     public var file: String
     public var message: String
     public init(file: String, _ message: String) {
         self.file = file
         self.message = message
     }
-    public var description: String { "\(file): \(message)" }
+}
+
+/// An error reading a weights file: names the file and, where there is one, the tensor.
+public struct WeightsError: FileError, Equatable {
+    public var file: String
+    public var message: String
+    public init(file: String, _ message: String) {
+        self.file = file
+        self.message = message
+    }
+}
+
+/// An error reading a pickle: names the file, the byte offset and what was found.
+public struct PickleError: FileError, Equatable {
+    public var file: String
+    public var message: String
 }

@@ -1,12 +1,5 @@
 import Foundation
 
-/// An error reading a pickle: names the file, the byte offset and what was found.
-public struct PickleError: Error, CustomStringConvertible, Equatable {
-    public var file: String
-    public var message: String
-    public var description: String { "\(file): \(message)" }
-}
-
 /// Reads pickle protocols 2 to 5 as data (see `PickleValue`). It never imports or runs anything:
 /// `NEWOBJ` of any class makes an inert `PyObject`; `REDUCE` is honoured only for the functions torch
 /// checkpoints use (tensor and parameter rebuilds, OrderedDict, set, ...) and for class-like names
