@@ -33,6 +33,9 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Keep BatchNormalization nodes instead of fusing them.")
     var noFuse = false
 
+    @Flag(help: "Write a float16 model (weights, input and output), as YOLOv5's export --half does. Compilation stays float32; values are rounded once, on the way out.")
+    var half = false
+
     @Flag(help: "Print what each pass changed.")
     var verbose = false
 
@@ -46,9 +49,9 @@ struct ExportCommand: ParsableCommand {
             if verbose {
                 for r in c.reports { print("\(r.pass): \(r.changes.count) changes, \(r.nodesBefore) -> \(r.nodesAfter) nodes") }
             }
-            try OnnxWriter.write(c.optimized, to: output, options: OnnxWriteOptions(opset: opset))
+            try OnnxWriter.write(c.optimized, to: output, options: OnnxWriteOptions(opset: opset, float16: half))
             let t = c.optimized.type(of: c.optimized.outputs[0])
-            print("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, output0 \(t)")
+            print("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, output0 \(t)\(half ? " (written as float16)" : "")")
             print("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)); pass --weights for trained ones"))
         }
     }

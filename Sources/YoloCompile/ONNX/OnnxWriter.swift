@@ -4,10 +4,16 @@ import Foundation
 
 public struct OnnxWriteOptions: Sendable {
     public var opset: Int = Opset.defaultVersion
+    /// Write float tensors as FLOAT16 (`export --half`): an encoding of the same graph, rounded once
+    /// on the way out. Inputs ONNX requires in float32 (Resize's roi and scales) stay float32.
+    public var float16 = false
     public var producerName = "yolo-compile"
     public var producerVersion = yoloCompileVersion
 
-    public init(opset: Int = Opset.defaultVersion) { self.opset = opset }
+    public init(opset: Int = Opset.defaultVersion, float16: Bool = false) {
+        self.opset = opset
+        self.float16 = float16
+    }
 }
 
 /// Serialises a graph as an ONNX ModelProto through protobuf-c. Weights are `raw_data` initializers
@@ -73,15 +79,18 @@ public enum OnnxWriter {
 
         var inits: [UnsafeMutablePointer<Onnx__TensorProto>?] = []
         let written = g.orderedConstants.filter { v, _ in used.contains(v) && (spelledInputs.contains(g.name(of: v)) || g.outputs.contains(v)) }
-        for (v, c) in written { inits.append(tensor(c.tensor, name: g.name(of: v), arena)) }
-        for (name, t) in extra { inits.append(tensor(t, name: name, arena)) }
+        var keepFloat32 = Set<ValueID>()
+        for n in g.nodes where n.op == "Resize" { for v in n.inputs.dropFirst().compactMap({ $0 }) { keepFloat32.insert(v) } }
+        func half(_ v: ValueID) -> Bool { options.float16 && g.type(of: v).dtype.isFloat && !keepFloat32.contains(v) }
+        for (v, c) in written { inits.append(tensor(c.tensor, name: g.name(of: v), half: half(v), arena)) }
+        for (name, t) in extra { inits.append(tensor(t, name: name, half: false, arena)) }
         graph.pointee.n_initializer = inits.count
         graph.pointee.initializer = arena.array(inits)
 
-        let ins = g.inputs.map { valueInfo(g.name(of: $0), g.type(of: $0), arena) }
+        let ins = g.inputs.map { valueInfo(g.name(of: $0), g.type(of: $0), half: half($0), arena) }
         graph.pointee.n_input = ins.count
         graph.pointee.input = arena.array(ins)
-        let outs = g.outputs.map { valueInfo(g.name(of: $0), g.type(of: $0), arena) }
+        let outs = g.outputs.map { valueInfo(g.name(of: $0), g.type(of: $0), half: half($0), arena) }
         graph.pointee.n_output = outs.count
         graph.pointee.output = arena.array(outs)
 
@@ -111,7 +120,8 @@ public enum OnnxWriter {
 
         // Float and int64 initializers point into the graph's own arrays, pinned for the duration of
         // `body`, instead of being copied into C memory: the weights are held once.
-        return try pinned(written.map { $0.1.tensor }[...], inits.prefix(written.count).map { $0 }) { try body(model) }
+        let pinnable = zip(written, inits).filter { !half($0.0.0) }
+        return try pinned(pinnable.map { $0.0.1.tensor }[...], pinnable.map { $0.1 }) { try body(model) }
     }
 
     /// Runs `body` with each tensor's bytes pinned and set as the raw_data of its TensorProto.
@@ -174,38 +184,47 @@ public enum OnnxWriter {
             p.pointee.s = ProtobufCBinaryData(len: utf8.count, data: utf8.withUnsafeBytes { arena.bytes($0) })
         case .tensor(let t):
             p.pointee.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR
-            p.pointee.t = tensor(t, name: nil, arena)
+            p.pointee.t = tensor(t, name: nil, half: false, pinned: false, arena)
         }
         return p
     }
 
-    static func tensor(_ t: Tensor, name: String?, _ arena: CArena) -> UnsafeMutablePointer<Onnx__TensorProto> {
+    /// A TensorProto for `t`. With `pinned`, float and int64 data is left for `pinned(_:_:_:)` to point
+    /// at the graph's own array; otherwise it is copied into the arena.
+    static func tensor(_ t: Tensor, name: String?, half: Bool, pinned: Bool = true, _ arena: CArena) -> UnsafeMutablePointer<Onnx__TensorProto> {
         let p = arena.allocate(Onnx__TensorProto.self, count: 1)
         onnx__tensor_proto__init(p)
         p.pointee.n_dims = t.shape.count
         p.pointee.dims = arena.array(t.shape.map(Int64.init))
         p.pointee.has_data_type = 1
-        p.pointee.data_type = t.isFloat ? DType.float32.onnxCode : t.dtype.onnxCode
+        p.pointee.data_type = half ? DType.float16.onnxCode : t.isFloat ? DType.float32.onnxCode : t.dtype.onnxCode
         if let name { p.pointee.name = arena.string(name) }
         p.pointee.has_raw_data = 1
         let data: UnsafeMutablePointer<UInt8>
         let count: Int
-        if t.isFloat || t.dtype == .int64 {
+        if half {
+            let bits = t.floats.map { Float16($0).bitPattern }
+            data = bits.withUnsafeBytes { arena.bytes($0) }
+            count = bits.count * 2
+        } else if pinned && (t.isFloat || t.dtype == .int64) {
             // Filled in by `pinned` (no copy); only the length is set here.
             data = arena.allocate(UInt8.self, count: 1)
             count = t.isFloat ? t.floats.count * 4 : t.ints.count * 8
+        } else if t.isFloat {
+            data = t.floats.withUnsafeBytes { arena.bytes($0) }
+            count = t.floats.count * 4
         } else {
             switch t.dtype {
             case .int32: let v = t.ints.map { Int32(truncatingIfNeeded: $0) }; data = v.withUnsafeBytes { arena.bytes($0) }; count = v.count * 4
             case .bool: let v = t.ints.map { UInt8($0 != 0 ? 1 : 0) }; data = v.withUnsafeBytes { arena.bytes($0) }; count = v.count
-            default: data = arena.allocate(UInt8.self, count: 1); count = 0
+            default: data = t.ints.withUnsafeBytes { arena.bytes($0) }; count = t.ints.count * 8
             }
         }
         p.pointee.raw_data = ProtobufCBinaryData(len: count, data: data)
         return p
     }
 
-    static func valueInfo(_ name: String, _ type: TensorType, _ arena: CArena) -> UnsafeMutablePointer<Onnx__ValueInfoProto>? {
+    static func valueInfo(_ name: String, _ type: TensorType, half: Bool, _ arena: CArena) -> UnsafeMutablePointer<Onnx__ValueInfoProto>? {
         let vi = arena.allocate(Onnx__ValueInfoProto.self, count: 1)
         onnx__value_info_proto__init(vi)
         vi.pointee.name = arena.string(name)
@@ -214,7 +233,7 @@ public enum OnnxWriter {
         let tt = arena.allocate(Onnx__TypeProto__Tensor.self, count: 1)
         onnx__type_proto__tensor__init(tt)
         tt.pointee.has_elem_type = 1
-        tt.pointee.elem_type = type.dtype.onnxCode
+        tt.pointee.elem_type = half ? DType.float16.onnxCode : type.dtype.onnxCode
         let shape = arena.allocate(Onnx__TensorShapeProto.self, count: 1)
         onnx__tensor_shape_proto__init(shape)
         let dims = type.shape.map { d -> UnsafeMutablePointer<Onnx__TensorShapeProto__Dimension>? in
