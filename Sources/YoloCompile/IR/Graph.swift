@@ -101,15 +101,6 @@ public struct Graph: Sendable, Equatable {
     public mutating func setType(_ v: ValueID, _ type: TensorType) { values[v.raw].type = type }
     public mutating func rename(_ v: ValueID, _ name: String) { values[v.raw].name = name }
 
-    /// `base`, or `base_1`, `base_2`, ... if a value already has that name.
-    public func uniqueName(_ base: String) -> String {
-        let taken = Set(values.map(\.name))
-        if !taken.contains(base) { return base }
-        var k = 1
-        while taken.contains("\(base)_\(k)") { k += 1 }
-        return "\(base)_\(k)"
-    }
-
     public mutating func addConstant(name: String, tensor: Tensor, kind: ConstantKind) -> ValueID {
         let id = addValue(name: name, type: tensor.type)
         constants[id] = Constant(tensor: tensor, kind: kind)
@@ -127,16 +118,29 @@ public struct Graph: Sendable, Equatable {
         constantOrder.compactMap { id in constants[id].map { (id, $0) } }
     }
 
-    /// Replaces every use of `old` (node inputs and graph outputs) with `new`. A graph output's name is
-    /// the model's interface, so when `old` is one, `new` takes its name (unless `new` is a graph input).
-    public mutating func replaceUses(of old: ValueID, with new: ValueID) {
-        if outputs.contains(old), !inputs.contains(new) { rename(new, name(of: old)) }
+    /// Replaces every use of `old` (node inputs and graph outputs) with `new`.
+    public mutating func replaceUses(of old: ValueID, with new: ValueID) { replaceUses([old: new]) }
+
+    /// Applies a whole substitution in one walk over the nodes (chains `a -> b -> c` resolve to `c`),
+    /// so a pass that rewires many values records them and calls this once. A graph output's name is
+    /// the model's interface: a value that replaces one takes its name (unless it is a graph input).
+    public mutating func replaceUses(_ map: [ValueID: ValueID]) {
+        guard !map.isEmpty else { return }
+        func resolve(_ v: ValueID) -> ValueID {
+            var v = v
+            while let r = map[v] { v = r }
+            return v
+        }
         for i in nodes.indices {
-            for j in nodes[i].inputs.indices where nodes[i].inputs[j] == old {
-                nodes[i].inputs[j] = new
+            for j in nodes[i].inputs.indices {
+                if let v = nodes[i].inputs[j], map[v] != nil { nodes[i].inputs[j] = resolve(v) }
             }
         }
-        for i in outputs.indices where outputs[i] == old { outputs[i] = new }
+        for i in outputs.indices where map[outputs[i]] != nil {
+            let new = resolve(outputs[i])
+            if !inputs.contains(new) { rename(new, name(of: outputs[i])) }
+            outputs[i] = new
+        }
     }
 
     /// For each value, the indices of the nodes that read it.
@@ -158,5 +162,20 @@ public struct Graph: Sendable, Equatable {
     /// Number of elements held by constants of the given kinds.
     public func constantElementCount(kinds: Set<ConstantKind>) -> Int {
         constants.values.filter { kinds.contains($0.kind) }.reduce(0) { $0 + $1.tensor.count }
+    }
+}
+
+/// Hands out value names not yet used in a graph: `base`, else `base_1`, `base_2`, ... Built once per
+/// pass (one walk over the names), not once per name.
+public struct NameAllocator {
+    private var taken: Set<String>
+
+    public init(_ g: Graph) { taken = Set(g.values.map(\.name)) }
+
+    public mutating func unique(_ base: String) -> String {
+        var name = base, k = 0
+        while taken.contains(name) { k += 1; name = "\(base)_\(k)" }
+        taken.insert(name)
+        return name
     }
 }

@@ -8,13 +8,21 @@
 /// is named beside it (`model.0.conv.bias`), as PyTorch's fuse_conv_and_bn leaves them.
 public let fuseConvBatchNormPass = Pass(name: "fuse-conv-batchnorm") { g in
     var changes: [String] = []
+    // Users, producers and names are computed once; each fold updates `users` for the one value it
+    // rewires and records the substitution, applied to the graph in one walk at the end.
     var users = g.users()
-    var producers = g.producers()
+    let producers = g.producers()
+    var names = NameAllocator(g)
+    var replaced: [ValueID: ValueID] = [:]
+    func resolve(_ v: ValueID) -> ValueID {
+        var v = v
+        while let r = replaced[v] { v = r }
+        return v
+    }
     var dead = Set<Int>()
-    // Read each node as it is now: an earlier fold may have rewired this one's input.
     for i in g.nodes.indices where g.nodes[i].op == "BatchNormalization" {
         let bn = g.nodes[i]
-        guard let y = bn.inputs[0], let ci = producers[y], g.nodes[ci].op == "Conv",
+        guard let y = bn.inputs[0].map(resolve), let ci = producers[y], g.nodes[ci].op == "Conv",
               !g.hasOtherUses(y, except: i, users: users),
               let gamma = g.constant(bn.inputs[1]), let beta = g.constant(bn.inputs[2]),
               let mean = g.constant(bn.inputs[3]), let variance = g.constant(bn.inputs[4]),
@@ -37,17 +45,20 @@ public let fuseConvBatchNormPass = Pass(name: "fuse-conv-batchnorm") { g in
             newW = wID
             g.constants[wID]?.tensor = Tensor(shape: w.shape, floats: fw)
         } else {
-            newW = g.addConstant(name: g.uniqueName(wName + ".fused"), tensor: Tensor(shape: w.shape, floats: fw), kind: .parameter)
+            newW = g.addConstant(name: names.unique(wName + ".fused"), tensor: Tensor(shape: w.shape, floats: fw), kind: .parameter)
         }
-        let newB = g.addConstant(name: g.uniqueName(prefix + ".bias" + (oldBias == nil ? "" : ".fused")), tensor: Tensor(shape: [m], floats: fb), kind: .parameter)
+        let newB = g.addConstant(name: names.unique(prefix + ".bias" + (oldBias == nil ? "" : ".fused")),
+                                 tensor: Tensor(shape: [m], floats: fb), kind: .parameter)
         g.nodes[ci].inputs = [conv.inputs[0], newW, newB]
-        g.replaceUses(of: bn.outputs[0], with: y)
+        // The BN's readers now read y.
+        let z = bn.outputs[0]
+        replaced[z] = y
+        users[y] = (users[y] ?? []).filter { $0 != i } + (users[z] ?? [])
         dead.insert(i)
-        users = g.users()
-        producers = g.producers()
         changes.append("\(bn.name) folded into \(conv.name)")
     }
     g.removeNodes(dead)
+    g.replaceUses(replaced)
     return changes
 }
 

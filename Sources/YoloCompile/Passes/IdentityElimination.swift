@@ -9,10 +9,16 @@
 public let identityEliminationPass = Pass(name: "identity-elimination") { g in
     var changes: [String] = []
     var dead = Set<Int>()
-    // Read each node from the graph as it is now: removing one identity rewires the next one's input.
-    for i in g.nodes.indices {
-        let n = g.nodes[i]
-        guard n.outputs.count == 1, let x = n.inputs.first ?? nil else { continue }
+    // Substitutions are recorded and applied in one walk; a node's input is read through them, so a
+    // chain of identities collapses to its source.
+    var replaced: [ValueID: ValueID] = [:]
+    func resolve(_ v: ValueID) -> ValueID {
+        var v = v
+        while let r = replaced[v] { v = r }
+        return v
+    }
+    for (i, n) in g.nodes.enumerated() {
+        guard n.outputs.count == 1, let x = (n.inputs.first ?? nil).map(resolve) else { continue }
         let y = n.outputs[0]
         let isIdentity: Bool
         switch n.op {
@@ -24,11 +30,12 @@ public let identityEliminationPass = Pass(name: "identity-elimination") { g in
         }
         guard isIdentity else { continue }
         if g.outputs.contains(y), g.inputs.contains(x) || g.outputs.contains(x) { continue }
-        g.replaceUses(of: y, with: x)
+        replaced[y] = x
         dead.insert(i)
         changes.append("removed \(n.name)")
     }
     g.removeNodes(dead)
+    g.replaceUses(replaced)
     return changes
 }
 

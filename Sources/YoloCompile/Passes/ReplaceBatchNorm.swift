@@ -16,6 +16,7 @@ public let replaceBatchNormPass = Pass(name: "replace-batchnorm") { g in
     var changes: [String] = []
     var rewritten: [Int: [Node]] = [:]
     let users = g.users()
+    var names = NameAllocator(g)
     for (i, bn) in g.nodes.enumerated() where bn.op == "BatchNormalization" {
         guard let x = bn.inputs[0], let gammaID = bn.inputs[1], let gamma = g.constant(gammaID), let beta = g.constant(bn.inputs[2]),
               let mean = g.constant(bn.inputs[3]), let variance = g.constant(bn.inputs[4])
@@ -45,7 +46,7 @@ public let replaceBatchNormPass = Pass(name: "replace-batchnorm") { g in
                     g.constants[wID]?.tensor = Tensor(shape: w.shape, floats: fw)
                     let wName = g.name(of: wID)
                     let prefix = wName.hasSuffix(".weight") ? String(wName.dropLast(7)) : wName
-                    let b = g.addConstant(name: g.uniqueName(prefix + ".bias" + (oldBias == nil ? "" : ".folded")),
+                    let b = g.addConstant(name: names.unique(prefix + ".bias" + (oldBias == nil ? "" : ".folded")),
                                           tensor: Tensor(shape: [m], floats: fb.map(Float.init)), kind: .parameter)
                     var newConv = conv
                     newConv.inputs = [x, wID, b]
@@ -58,9 +59,9 @@ public let replaceBatchNormPass = Pass(name: "replace-batchnorm") { g in
         }
         let gammaName = g.name(of: gammaID)
         let prefix = gammaName.hasSuffix(".weight") ? String(gammaName.dropLast(7)) : bn.name
-        let kc = g.addConstant(name: g.uniqueName(prefix + ".scale"), tensor: Tensor(shape: [1, c, 1, 1], floats: k.map(Float.init)), kind: .parameter)
-        let sc = g.addConstant(name: g.uniqueName(prefix + ".shift"), tensor: Tensor(shape: [1, c, 1, 1], floats: s.map(Float.init)), kind: .parameter)
-        let t = g.addValue(name: g.uniqueName(bn.name + "/Mul_output_0"), type: g.type(of: x))
+        let kc = g.addConstant(name: names.unique(prefix + ".scale"), tensor: Tensor(shape: [1, c, 1, 1], floats: k.map(Float.init)), kind: .parameter)
+        let sc = g.addConstant(name: names.unique(prefix + ".shift"), tensor: Tensor(shape: [1, c, 1, 1], floats: s.map(Float.init)), kind: .parameter)
+        let t = g.addValue(name: names.unique(bn.name + "/Mul_output_0"), type: g.type(of: x))
         rewritten[i] = [
             Node(op: "Mul", name: bn.name + "/Mul", inputs: [x, kc], outputs: [t]),
             Node(op: "Add", name: bn.name + "/Add", inputs: [t, sc], outputs: [z]),
