@@ -78,6 +78,7 @@ public enum Compiler {
         var sizeNote: String? = nil
         var probe = CompileOptions(imageHeight: 256, imageWidth: 256)
         probe.detectStrides = nil
+        probe.allowUnmetSizeRequirements = true
         if let strides = (try? ModelLowering.lower(config, options: probe, parameters: ZeroParameters()))?.strides,
            let stride = strides.max(), stride > 0
         {

@@ -9,6 +9,8 @@ public final class GraphBuilder {
     public private(set) var notes: [String] = []
 
     public func note(_ s: String) { notes.append(s) }
+    /// What layers need of the image size, checked once the whole model is lowered.
+    public var sizeRequirements: [SizeRequirement] = []
     private var nameCounts: [String: Int] = [:]
 
     public init(name: String, parameters: any ParameterSource) {
@@ -53,6 +55,14 @@ public final class GraphBuilder {
         }
         let t = try parameters.tensor(named: name, shape: shape, kind: kind, initializer: initializer)
         return graph.addConstant(name: name, tensor: t, kind: kind)
+    }
+
+    /// A buffer PyTorch derives from the architecture (EfficientViT's `attention_bias_idxs`): computed
+    /// here, never read; a weights file that holds it is checked against it.
+    public func derivedBuffer(_ local: String, _ t: Tensor) throws -> ValueID {
+        let name = scope.isEmpty ? local : currentScope + "." + local
+        try parameters.derived(named: name, tensor: t)
+        return graph.addConstant(name: name, tensor: t, kind: .buffer)
     }
 
     /// A compiler-made constant (a shape, a scale, a grid).
@@ -111,8 +121,11 @@ public protocol ParameterSource: AnyObject {
     func tensor(named: String, shape: [Int], kind: ConstantKind, initializer: ParameterInit) throws -> Tensor
     /// A BatchNorm's eps as the weights record it (checkpoints do), for the module at `path`.
     func batchNormEpsilon(module path: String) -> Float?
+    /// Told of a buffer the compiler derives (so a file's copy counts as used, once checked).
+    func derived(named: String, tensor: Tensor) throws
 }
 
 extension ParameterSource {
     public func batchNormEpsilon(module path: String) -> Float? { nil }
+    public func derived(named: String, tensor: Tensor) throws {}
 }

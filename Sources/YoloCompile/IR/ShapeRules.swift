@@ -60,6 +60,7 @@ public enum ShapeRules {
         r["Unsqueeze"] = unsqueezeRule
         r["Squeeze"] = squeezeRule
         r["Cast"] = castRule
+        registerTransformerRules(&r)
         return r
     }()
 
@@ -71,6 +72,7 @@ public enum ShapeRules {
         var m: [String: [Int]] = ["Conv": [0, 1, 2], "BatchNormalization": [0, 1, 2, 3, 4], "Resize": [0]]
         for op in ["MaxPool", "AveragePool", "Sigmoid", "Relu", "LeakyRelu", "HardSwish", "HardSigmoid", "Exp", "Sqrt",
                    "Tanh", "Erf", "Softplus", "Clip", "Reciprocal"] { m[op] = [0] }
+        m.merge(transformerFloatInputs) { a, _ in a }
         return m
     }()
 

@@ -25,6 +25,9 @@ public enum Kernels {
         registerPooling(&t)
         registerElementwise(&t)
         registerNormalization(&t)
+        registerLayerNormalization(&t)
+        registerMatMul(&t)
+        registerReduction(&t)
         registerDataMovement(&t)
         return t
     }()

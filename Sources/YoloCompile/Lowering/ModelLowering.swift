@@ -7,6 +7,9 @@ public struct CompileOptions: Sendable {
     /// Detect's strides, as YOLOv5 measures them with a 256x256 probe (`Compiler` sets them);
     /// nil takes image size / feature-map size.
     public var detectStrides: [Int]? = nil
+    /// Lower even when a layer's size requirement is unmet (a stand-in keeps the shapes): the stride
+    /// probe needs only shapes, and YOLOv5's 256 probe may not suit a patch size.
+    public var allowUnmetSizeRequirements = false
 
     public init(imageHeight: Int = 640, imageWidth: Int = 640, batch: Int = 1, seed: UInt64 = 0) {
         self.imageHeight = imageHeight
@@ -18,13 +21,18 @@ public struct CompileOptions: Sendable {
 
 /// One row of the lowered model, for `summary`.
 public struct LayerInfo: Sendable {
+    /// The row's position in backbone + head (the state_dict's `model.N`).
     public var index: Int
+    /// The layer number `from` uses: the row index, plus 4 after a multi-output backbone.
+    public var layer: Int
     public var from: String
     public var number: Int
     public var module: String
     public var arguments: [ArgValue]
     public var parameters: Int
     public var outputShape: [Int]
+    /// A multi-output backbone's feature-map shapes, in slot order.
+    public var featureShapes: [[Int]] = []
 }
 
 /// A config lowered to the IR, with what the summary and exporter need to know about it.
@@ -57,12 +65,19 @@ public enum ModelLowering {
             defaultActivation = .silu
         }
 
-        var outputs: [ValueID] = []
+        // Layer slots as `from` numbers them. A multi-output backbone in row 0 fills slots 0-4 with its
+        // feature maps, right-aligned, and every later row's layer index is its row index + 4 (the
+        // convention of the seeds' changed parse_model); otherwise layer index = row index.
+        var outputs: [ValueID?] = []
         var channels: [Int] = []
+        var layerOffset = 0
         var layers: [LayerInfo] = []
         var strides: [Int] = []
+        var requirementRows: [LayerRow] = []
+        var last: ValueID? = nil
         for row in config.rows {
             let i = row.index
+            let layer = i + layerOffset
             func fail(_ m: String) -> ConfigError { ConfigError(file: config.file, line: row.line, layer: i, m) }
             guard let type = ModuleRegistry.lookup(row.module) else {
                 throw fail("unknown module '\(row.module)' (known: \(ModuleRegistry.knownNames.joined(separator: ", ")))")
@@ -77,16 +92,19 @@ public enum ModelLowering {
             var sources: [ValueID] = []
             var inputChannels: [Int] = []
             for f in row.from {
-                let j = f < 0 ? i + f : f
-                if j >= i { throw fail("'from' \(f) points forward: layer \(i) can only read earlier layers") }
+                let j = f < 0 ? layer + f : f
+                if j >= layer { throw fail("'from' \(f) points forward: layer \(layer) can only read earlier layers") }
                 if j == -1 && i == 0 {
                     sources.append(image)
                     inputChannels.append(config.inputChannels)
                 } else if j < 0 {
                     throw fail("'from' \(f) points before layer 0")
-                } else {
-                    sources.append(outputs[j])
+                } else if let v = outputs[j] {
+                    sources.append(v)
                     inputChannels.append(channels[j])
+                } else {
+                    let filled = outputs.firstIndex { $0 != nil } ?? 0
+                    throw fail("'from' \(f) names layer \(j), an empty slot: the backbone in row 0 fills layers \(filled) to 4")
                 }
             }
             let depth = row.number > 1 ? max(Int((Double(row.number) * config.depthMultiple).rounded(.toNearestOrEven)), 1) : row.number
@@ -94,30 +112,54 @@ public enum ModelLowering {
                                     repeats: depth, defaultActivation: defaultActivation, detectStrides: options.detectStrides)
             let module = try type.init(&ctx)
             if ctx.repeats > 1 && sources.count > 1 { throw fail("\(row.module) with several inputs cannot be repeated") }
+            let backbone = module as? any MultiOutputModule
+            if backbone != nil {
+                guard i == 0 else { throw fail("\(row.module) returns several feature maps, so it must be the first row (layers 0 to 4 hold its outputs)") }
+                guard ctx.repeats == 1 else { throw fail("\(row.module) returns several feature maps and cannot be repeated (number must be 1)") }
+            }
 
             let before = b.graph.constantOrder.count
-            let y: ValueID
+            let requirementsBefore = b.sizeRequirements.count
+            let ys: [ValueID]
             do {
-                y = try b.scoped("model.\(i)") {
-                    if ctx.repeats == 1 { return try module.lower(b, sources) }
+                ys = try b.scoped("model.\(i)") {
+                    if let backbone { return try backbone.lowerFeatures(b, sources) }
+                    if ctx.repeats == 1 { return [try module.lower(b, sources)] }
                     var v = sources[0]
                     for r in 0..<ctx.repeats { v = try b.scoped(String(r)) { try module.lower(b, [v]) } }
-                    return v
+                    return [v]
                 }
             } catch let e as ShapeError {
                 throw fail("\(row.module): \(e.message)")
             }
+            requirementRows += Array(repeating: row, count: b.sizeRequirements.count - requirementsBefore)
             if let detect = module as? DetectModule { strides = detect.strides(b, sources).map { Int($0) } }
             let params = b.graph.constantOrder[before...].reduce(0) { n, v in
                 guard let c = b.graph.constants[v], c.kind == .parameter else { return n }
                 return n + c.tensor.count
             }
-            outputs.append(y)
-            channels.append(module.outputChannels)
-            layers.append(LayerInfo(index: i, from: row.fromDescription, number: depth, module: row.module,
-                                    arguments: module.constructorArguments, parameters: params, outputShape: b.type(y).shape))
+            if let backbone {
+                let slots = 5
+                guard ys.count <= slots, ys.count == backbone.featureChannels.count else {
+                    throw fail("\(row.module) returns \(ys.count) feature maps; a backbone fills at most \(slots) layers")
+                }
+                outputs = [ValueID?](repeating: nil, count: slots - ys.count) + ys.map { Optional($0) }
+                channels = [Int](repeating: 0, count: slots - ys.count) + backbone.featureChannels
+                layerOffset = slots - 1
+            } else {
+                outputs.append(ys[0])
+                channels.append(module.outputChannels)
+            }
+            last = ys.last
+            // The seed's parse_model gives the backbone itself m_.i = 4, its last slot.
+            layers.append(LayerInfo(index: i, layer: backbone != nil ? outputs.count - 1 : layer,
+                                    from: row.fromDescription, number: depth, module: row.module,
+                                    arguments: module.constructorArguments, parameters: params,
+                                    outputShape: ys.last.map { b.type($0).shape } ?? []))
+            if backbone != nil { layers[layers.count - 1].featureShapes = ys.map { b.type($0).shape } }
         }
-        guard let last = outputs.last else {
+        try checkSizeRequirements(b.sizeRequirements, rows: requirementRows, config: config, options: options)
+        guard let last else {
             throw ConfigError(file: config.file, line: nil, "backbone and head hold no layers")
         }
         b.output(last, name: "output0")
@@ -130,3 +172,58 @@ public enum ModelLowering {
 }
 
 import Foundation
+
+/// A module that returns several feature maps (a backbone), as seeds 001 and 002 extend parse_model.
+public protocol MultiOutputModule: YoloModule {
+    /// Channels of each feature map, in the order `forward` returns them.
+    var featureChannels: [Int] { get }
+    func lowerFeatures(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> [ValueID]
+}
+
+extension MultiOutputModule {
+    public var outputChannels: Int { featureChannels.last ?? 0 }
+    public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
+        guard let last = try lowerFeatures(b, inputs).last else {
+            throw ShapeError(layer: b.currentScope, op: "backbone", message: "returns no feature maps")
+        }
+        return last
+    }
+}
+
+/// What a layer needs of the image size: a patch size that must divide its feature map, say.
+public struct SizeRequirement: Sendable {
+    /// The module, for the message.
+    public var module: String
+    /// What fails when it is not met, e.g. "the 20x20 feature map does not divide into 3x3 patches".
+    public var problem: String
+    /// Image sizes that meet it are multiples of these (height, width), when the map's stride is exact.
+    public var multiple: (height: Int, width: Int)?
+    public var met: Bool
+}
+
+extension ModelLowering {
+    /// Throws for the first unmet size requirement, naming the image sizes that meet them all.
+    static func checkSizeRequirements(_ requirements: [SizeRequirement], rows: [LayerRow], config: ModelConfig,
+                                      options: CompileOptions) throws {
+        guard !options.allowUnmetSizeRequirements, let k = requirements.firstIndex(where: { !$0.met }) else { return }
+        let r = requirements[k], row = rows[k]
+        var message = "\(r.module): \(r.problem) at image size \(options.imageHeight)x\(options.imageWidth)"
+        if requirements.allSatisfy({ $0.multiple != nil }) {
+            let stride = options.detectStrides?.max() ?? 1
+            let mh = requirements.reduce(stride) { lcm($0, $1.multiple!.height) }
+            let mw = requirements.reduce(stride) { lcm($0, $1.multiple!.width) }
+            func near(_ size: Int, _ m: Int) -> String {
+                let below = size / m * m
+                return below >= m ? "\(below), \(below + m), ..." : "\(m), \(2 * m), ..."
+            }
+            if mh == mw {
+                message += "; image sizes that work for this config are multiples of \(mh) (\(near(max(options.imageHeight, options.imageWidth), mh)))"
+            } else {
+                message += "; image sizes that work for this config are heights that are multiples of \(mh) (\(near(options.imageHeight, mh))) and widths that are multiples of \(mw) (\(near(options.imageWidth, mw)))"
+            }
+        }
+        throw ConfigError(file: config.file, line: row.line, layer: row.index, message)
+    }
+}
+
+func lcm(_ a: Int, _ b: Int) -> Int { a / gcd(a, b) * b }

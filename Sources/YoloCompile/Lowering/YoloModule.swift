@@ -130,6 +130,7 @@ public enum ModuleRegistry {
         SPPModule.self, SPPFModule.self,
         ConcatModule.self, UpsampleModule.self, BatchNorm2dModule.self,
         DetectModule.self,
+        EfficientViTModule.self,
     ]
 
     static let byName: [String: any YoloModule.Type] = {

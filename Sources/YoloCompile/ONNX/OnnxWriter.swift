@@ -63,12 +63,14 @@ public enum OnnxWriter {
 
         var used = Set<ValueID>(g.outputs)
         var extra: [(String, Tensor)] = []
+        var extraData: [(String, Tensor)] = []
         var nodes: [UnsafeMutablePointer<Onnx__NodeProto>?] = []
         var spelledInputs = Set<String>()
         for n in g.nodes {
             for v in n.inputs.compactMap({ $0 }) { used.insert(v) }
             for spelled in OpsetLegalization.export(n, opset: options.opset, graph: g) {
                 extra += spelled.extra
+                extraData += spelled.extraData
                 spelledInputs.formUnion(spelled.inputs)
                 nodes.append(node(spelled, arena))
             }
@@ -84,6 +86,7 @@ public enum OnnxWriter {
         func half(_ v: ValueID) -> Bool { options.float16 && g.type(of: v).dtype.isFloat && !keepFloat32.contains(v) }
         for (v, c) in written { inits.append(tensor(c.tensor, name: g.name(of: v), half: half(v), arena)) }
         for (name, t) in extra { inits.append(tensor(t, name: name, half: false, arena)) }
+        for (name, t) in extraData { inits.append(tensor(t, name: name, half: options.float16, arena)) }
         graph.pointee.n_initializer = inits.count
         graph.pointee.initializer = arena.array(inits)
 

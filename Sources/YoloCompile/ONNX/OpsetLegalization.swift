@@ -4,6 +4,9 @@
 /// - Split: sizes as an input from opset 13, as the `split` attribute before.
 /// - Resize: `roi` optional from opset 13, a required (empty) input before.
 /// - Squeeze / Unsqueeze: `axes` an input from opset 13, an attribute before.
+/// - ReduceMean: `axes` an input from opset 18, an attribute before.
+/// - LayerNormalization (opset 17) is written below 17 as the primitive ops that define it.
+/// - HardSwish (opset 14) is written below 14 as x * HardSigmoid(x).
 enum OpsetLegalization {
     struct Spelling {
         var op: String
@@ -13,6 +16,8 @@ enum OpsetLegalization {
         var attributes: [String: Attribute]
         /// Initializers the spelling needs that the IR has no value for (Resize's empty roi).
         var extra: [(String, Tensor)] = []
+        /// Such initializers that hold model numbers, so they follow the float16 option (LayerNorm's eps).
+        var extraData: [(String, Tensor)] = []
     }
 
     /// The node as the target opset spells it: usually one node, HardSwish below opset 14 two.
@@ -27,6 +32,13 @@ enum OpsetLegalization {
                          attributes: ["alpha": .float(1.0 / 6.0), "beta": .float(0.5)]),
                 Spelling(op: "Mul", name: n.name, inputs: [s.inputs[0], gate], outputs: s.outputs, attributes: [:]),
             ]
+        }
+        if n.op == "LayerNormalization" && opset < 17, let x = n.inputs[0] {
+            return layerNormPrimitives(n, s, rank: g.type(of: x).rank)
+        }
+        if n.op == "ReduceMean" && opset < 18, n.inputs.count > 1 {
+            if let t = g.constant(n.inputs[1]) { s.attributes["axes"] = .ints(t.intValues) }
+            s.inputs = [s.inputs[0]]
         }
         guard opset < 13 else { return [s] }
         switch n.op {
@@ -46,6 +58,36 @@ enum OpsetLegalization {
         return [s]
     }
 
+    /// LayerNormalization as opset 17 defines it, in ops every opset has: the mean and variance over
+    /// the axes from `axis` on, then (x - mean) / sqrt(var + eps) * scale + bias.
+    static func layerNormPrimitives(_ n: Node, _ s: Spelling, rank: Int) -> [Spelling] {
+        var axis = n.int("axis", default: -1)
+        if axis < 0 { axis += rank }
+        let axes: Attribute = .ints(Array(axis..<rank))
+        let p = n.name + "/"
+        func out(_ op: String) -> String { p + op + "_output_0" }
+        let eps = p + "epsilon"
+        var steps: [Spelling] = [
+            Spelling(op: "ReduceMean", name: p + "ReduceMean", inputs: [s.inputs[0]], outputs: [out("ReduceMean")],
+                     attributes: ["axes": axes, "keepdims": .int(1)]),
+            Spelling(op: "Sub", name: p + "Sub", inputs: [s.inputs[0], out("ReduceMean")], outputs: [out("Sub")], attributes: [:]),
+            Spelling(op: "Mul", name: p + "Mul", inputs: [out("Sub"), out("Sub")], outputs: [out("Mul")], attributes: [:]),
+            Spelling(op: "ReduceMean", name: p + "ReduceMean_1", inputs: [out("Mul")], outputs: [out("ReduceMean_1")],
+                     attributes: ["axes": axes, "keepdims": .int(1)]),
+            Spelling(op: "Add", name: p + "Add", inputs: [out("ReduceMean_1"), eps], outputs: [out("Add")], attributes: [:],
+                     extraData: [(eps, .scalar(n.float("epsilon", default: 1e-5)))]),
+            Spelling(op: "Sqrt", name: p + "Sqrt", inputs: [out("Add")], outputs: [out("Sqrt")], attributes: [:]),
+        ]
+        let hasBias = s.inputs.count > 2 && !s.inputs[2].isEmpty
+        steps.append(Spelling(op: "Div", name: p + "Div", inputs: [out("Sub"), out("Sqrt")], outputs: [out("Div")], attributes: [:]))
+        steps.append(Spelling(op: "Mul", name: hasBias ? p + "Mul_1" : n.name, inputs: [out("Div"), s.inputs[1]],
+                              outputs: hasBias ? [out("Mul_1")] : s.outputs, attributes: [:]))
+        if hasBias {
+            steps.append(Spelling(op: "Add", name: n.name, inputs: [out("Mul_1"), s.inputs[2]], outputs: s.outputs, attributes: [:]))
+        }
+        return steps
+    }
+
     /// Rewrites an imported node to the IR's form. `constant` makes a constant value from a tensor.
     static func canonicalize(_ n: inout Node, graph g: Graph, constant: (Tensor) -> ValueID) {
         guard !n.inputs.isEmpty else { return }
@@ -55,7 +97,7 @@ enum OpsetLegalization {
                 n.attributes["split"] = nil
                 n.inputs = [n.inputs[0], constant(.vector(sizes))]
             }
-        case "Squeeze", "Unsqueeze":
+        case "Squeeze", "Unsqueeze", "ReduceMean":
             if case .ints(let axes)? = n.attributes["axes"] {
                 n.attributes["axes"] = nil
                 n.inputs = [n.inputs[0], constant(.vector(axes))]

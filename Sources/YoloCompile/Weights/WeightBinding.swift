@@ -40,6 +40,18 @@ public final class BoundParameters: ParameterSource {
 
     public func batchNormEpsilon(module path: String) -> Float? { store.batchNormEpsilon[path] }
 
+    /// A derived buffer in the file must equal what the architecture gives; then it counts as used.
+    public func derived(named name: String, tensor: Tensor) throws {
+        guard let e = store[name] else { return }
+        let t = try e.load()
+        guard t.shape == tensor.shape, t.intValues == tensor.intValues else {
+            let m = "\(name) in the file differs from the \(tensor.shape) table the architecture derives"
+            if mismatchedNames.insert(name).inserted { mismatched.append(m) }
+            return
+        }
+        bound.insert(name)
+    }
+
     public var unexpected: [String] {
         store.names.filter { !bound.contains($0) && !mismatchedNames.contains($0) && !Self.isIgnorable($0) }
     }

@@ -16,6 +16,23 @@ func registerConvolution(_ t: inout [String: Kernel]) {
         let k = cg * kh * kw, plane = oh * ow, mg = m / g
         let direct = kh == 1 && kw == 1 && s == [1, 1] && p.allSatisfy { $0 == 0 }
         var y = [Float](repeating: 0, count: n * m * plane)
+        if cg == 1 && g == c && m == g {
+            // Depthwise: one small kernel per channel; a direct loop beats g one-row products.
+            x.floats.withUnsafeBufferPointer { xp in
+            w.floats.withUnsafeBufferPointer { wp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for b in 0..<n {
+                    for ch in 0..<c {
+                        depthwisePlane(xp.baseAddress! + (b * c + ch) * h * wd, height: h, width: wd,
+                                       weights: wp.baseAddress! + ch * kh * kw, kh: kh, kw: kw, sh: s[0], sw: s[1],
+                                       pt: p[0], pl: p[1], dh: d[0], dw: d[1], oh: oh, ow: ow,
+                                       into: yp.baseAddress! + (b * m + ch) * plane)
+                    }
+                }
+            } } }
+            if let bias { addBias(&y, bias.floats, batch: n, channels: m, plane: plane) }
+            return [Tensor(shape: out, floats: y)]
+        }
         var col = [Float](repeating: 0, count: direct ? 0 : k * plane)
         x.floats.withUnsafeBufferPointer { xp in
         w.floats.withUnsafeBufferPointer { wp in
@@ -38,16 +55,48 @@ func registerConvolution(_ t: inout [String: Kernel]) {
                 }
             }
         } } } }
-        if let bias {
-            y.withUnsafeMutableBufferPointer { yp in
-                for b in 0..<n { for o in 0..<m {
-                    let v = bias.floats[o]
-                    let base = (b * m + o) * plane
-                    for i in 0..<plane { yp[base + i] += v }
-                } }
+        if let bias { addBias(&y, bias.floats, batch: n, channels: m, plane: plane) }
+        return [Tensor(shape: out, floats: y)]
+    }
+}
+
+func addBias(_ y: inout [Float], _ bias: [Float], batch: Int, channels: Int, plane: Int) {
+    y.withUnsafeMutableBufferPointer { yp in
+        for b in 0..<batch { for o in 0..<channels {
+            let v = bias[o]
+            let base = (b * channels + o) * plane
+            for i in 0..<plane { yp[base + i] += v }
+        } }
+    }
+}
+
+/// One channel of a depthwise convolution, accumulated tap by tap over output rows (the inner loop
+/// is contiguous for stride 1, so it vectorises).
+@inline(__always)
+func depthwisePlane(_ src: UnsafePointer<Float>, height: Int, width: Int, weights: UnsafePointer<Float>, kh: Int, kw: Int,
+                    sh: Int, sw: Int, pt: Int, pl: Int, dh: Int, dw: Int, oh: Int, ow: Int,
+                    into dst: UnsafeMutablePointer<Float>)
+{
+    for ki in 0..<kh {
+        for kj in 0..<kw {
+            let wv = weights[ki * kw + kj]
+            let xoff = kj * dw - pl
+            var lo = 0, hi = ow
+            while lo < ow && lo * sw + xoff < 0 { lo += 1 }
+            while hi > lo && (hi - 1) * sw + xoff >= width { hi -= 1 }
+            guard hi > lo else { continue }
+            for oy in 0..<oh {
+                let iy = oy * sh + ki * dh - pt
+                guard iy >= 0 && iy < height else { continue }
+                let line = src + iy * width + xoff
+                let d = dst + oy * ow
+                if sw == 1 {
+                    for ox in lo..<hi { d[ox] += wv * line[ox] }
+                } else {
+                    for ox in lo..<hi { d[ox] += wv * line[ox * sw] }
+                }
             }
         }
-        return [Tensor(shape: out, floats: y)]
     }
 }
 

@@ -92,6 +92,39 @@ func registerDataMovement(_ t: inout [String: Kernel]) {
         }
         return [x.isFloat ? Tensor(shape: out, floats: fy) : Tensor(shape: out, ints: iy, dtype: x.dtype)]
     }
+    t["Pad"] = { ctx in
+        // Constant mode: the output is filled with the value, then the input is copied in row by row.
+        let x = try ctx.input(0), pads = try ctx.input(1).intValues
+        let value = ctx.optional(2)?.floatValues.first ?? 0
+        let rank = x.shape.count
+        let axes = (ctx.optional(3)?.intValues ?? Array(0..<rank)).map { $0 < 0 ? $0 + rank : $0 }
+        var begin = [Int](repeating: 0, count: rank)
+        for (j, a) in axes.enumerated() { begin[a] = pads[j] }
+        let out = ctx.outputTypes[0].shape
+        var y = [Float](repeating: value, count: out.reduce(1, *))
+        guard x.count > 0, rank > 0 else { return [Tensor(shape: out, floats: y)] }
+        let dst = contiguousStrides(out)
+        let inner = x.shape[rank - 1]
+        let rowsShape = Array(x.shape.dropLast())
+        var index = [Int](repeating: 0, count: rank - 1)
+        x.floats.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<(x.count / inner) {
+                    var o = begin[rank - 1]
+                    for d in 0..<(rank - 1) { o += (index[d] + begin[d]) * dst[d] }
+                    (yp.baseAddress! + o).update(from: xp.baseAddress! + r * inner, count: inner)
+                    var d = rank - 2
+                    while d >= 0 {
+                        index[d] += 1
+                        if index[d] < rowsShape[d] { break }
+                        index[d] = 0
+                        d -= 1
+                    }
+                }
+            }
+        }
+        return [Tensor(shape: out, floats: y)]
+    }
     t["Resize"] = { ctx in
         // Nearest neighbour, asymmetric coordinates, floor: what nn.Upsample(mode='nearest') exports.
         let x = try ctx.input(0)
