@@ -8,7 +8,8 @@ struct SummaryCommand: ParsableCommand {
         abstract: "Print the model's layers, parameters and GFLOPs, as YOLOv5 does.",
         discussion: """
         One row per config row: index, from, n (after depth_multiple), parameters, module and the constructor \
-        arguments parse_model passes. Parameters count trainable tensors only (BatchNorm running statistics and \
+        arguments parse_model passes. After a multi-output backbone (EfficientViT), a "layer" column gives the \
+        numbers `from` uses: the backbone fills layers 0-4 and each later row is its index + 4. Parameters count trainable tensors only (BatchNorm running statistics and \
         anchors are buffers), as PyTorch does. GFLOPs are counted as YOLOv5's thop-based model_info counts them (2 per \
         Conv multiply-accumulate, 4 per BatchNorm element) at the given image size; "fused" is the same after Conv+BatchNorm fusion.
         """)
@@ -20,17 +21,23 @@ struct SummaryCommand: ParsableCommand {
             let c = try compile(model, fuse: true)
             func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
             func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-            print("\(pad("", 4))\(pad("from", 18))\(pad("n", 4))\(pad("params", 11))  \(lpad("module", 16))arguments")
+            let renumbered = c.lowered.layers.contains { $0.layer != $0.index }
+            func layerColumn(_ l: LayerInfo) -> String {
+                guard renumbered else { return "" }
+                return pad(l.featureShapes.isEmpty ? String(l.layer) : "\(l.layer + 1 - l.featureShapes.count)-\(l.layer)", 6)
+            }
+            print("\(pad("", 4))\(renumbered ? pad("layer", 6) : "")\(pad("from", 18))\(pad("n", 4))\(pad("params", 11))  \(lpad("module", 16))arguments")
             for l in c.lowered.layers {
                 let args = "[" + l.arguments.map(\.description).joined(separator: ", ") + "]"
-                print("\(pad(String(l.index), 4))\(pad(l.from, 18))\(pad(String(l.number), 4))\(pad(String(l.parameters), 11))  \(lpad(l.module, 16))\(args)")
+                print("\(pad(String(l.index), 4))\(layerColumn(l))\(pad(l.from, 18))\(pad(String(l.number), 4))\(pad(String(l.parameters), 11))  \(lpad(l.module, 16))\(args)")
             }
             let params = c.lowered.graph.constantElementCount(kinds: [.parameter])
             let fusedParams = c.optimized.constantElementCount(kinds: [.parameter])
             let g = c.lowered.graph.type(of: c.lowered.graph.inputs[0]).shape
             print(String(format: "summary: %d layers, %d parameters, %.1f GFLOPs at %dx%d", c.lowered.layers.count, params,
                          graphFLOPs(c.lowered.graph) / 1e9, g[2], g[3]))
-            print(String(format: "fused:   %d nodes, %d parameters, %.1f GFLOPs", c.optimized.nodes.count, fusedParams,
+            print("YOLOv5 fuse(): \(c.lowered.yolov5FusedParameters) parameters (BatchNorms of Conv modules folded)")
+            print(String(format: "fused:   %d nodes, %d parameters, %.1f GFLOPs (every BatchNorm folded)", c.optimized.nodes.count, fusedParams,
                          graphFLOPs(c.optimized) / 1e9))
             print("output0 \(c.optimized.type(of: c.optimized.outputs[0])), strides \(c.lowered.strides)")
             print("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)), no trained weights"))

@@ -9,6 +9,9 @@ public final class GraphBuilder {
     public private(set) var notes: [String] = []
 
     public func note(_ s: String) { notes.append(s) }
+    /// BatchNorm channels inside YOLOv5 `Conv` modules. YOLOv5's own fuse() folds exactly these (each
+    /// loses BatchNorm's 2c parameters and gains a c-element conv bias).
+    public var convModuleBatchNormChannels = 0
     /// What layers need of the image size, checked once the whole model is lowered.
     public var sizeRequirements: [SizeRequirement] = []
     private var nameCounts: [String: Int] = [:]

@@ -39,6 +39,7 @@ public func lowerConvBNAct(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, k:
         try lowerConv2d(b, x, c1: c1, c2: c2, k: k, s: s, p: autopad(k, p, dilation: d), g: g, d: d, bias: false)
     }
     let z = try b.scoped("bn") { try lowerBatchNorm2d(b, y, c: c2) }
+    b.convModuleBatchNormChannels += c2
     return try act.lower(b, z)
 }
 

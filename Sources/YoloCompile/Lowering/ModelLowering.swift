@@ -42,6 +42,8 @@ public struct LoweredModel: Sendable {
     public var strides: [Int]
     /// What the compiler decided on the user's behalf (an anchor flip, say), to print.
     public var notes: [String]
+    /// Parameters after YOLOv5's own fuse(), which folds only the BatchNorms of `Conv` modules.
+    public var yolov5FusedParameters: Int = 0
 }
 
 /// parse_model: walks the rows, applies the depth and width gains, checks `from`, and lowers each
@@ -167,7 +169,9 @@ public enum ModelLowering {
         let names = config.names ?? (0..<config.nc).map(String.init)
         b.setMetadata("stride", String(stride))
         b.setMetadata("names", "{" + names.enumerated().map { "\($0.offset): '\($0.element)'" }.joined(separator: ", ") + "}")
-        return LoweredModel(graph: b.finish(), layers: layers, strides: strides, notes: b.notes)
+        let graph = b.finish()
+        return LoweredModel(graph: graph, layers: layers, strides: strides, notes: b.notes,
+                            yolov5FusedParameters: graph.constantElementCount(kinds: [.parameter]) - b.convModuleBatchNormChannels)
     }
 }
 

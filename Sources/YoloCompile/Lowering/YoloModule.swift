@@ -130,7 +130,7 @@ public enum ModuleRegistry {
         SPPModule.self, SPPFModule.self,
         ConcatModule.self, UpsampleModule.self, BatchNorm2dModule.self,
         DetectModule.self,
-        EfficientViTModule.self,
+        EfficientViTModule.self, MV2BlockModule.self, MobileViTAttentionModule.self,
     ]
 
     static let byName: [String: any YoloModule.Type] = {
