@@ -21,15 +21,16 @@ struct SummaryCommand: ParsableCommand {
             let c = try compile(model, fuse: true)
             func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
             func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+            let moduleWidth = max(16, (c.lowered.layers.map(\.module.count).max() ?? 0) + 2)
             let renumbered = c.lowered.layers.contains { $0.layer != $0.index }
             func layerColumn(_ l: LayerInfo) -> String {
                 guard renumbered else { return "" }
                 return pad(l.featureShapes.isEmpty ? String(l.layer) : "\(l.layer + 1 - l.featureShapes.count)-\(l.layer)", 6)
             }
-            print("\(pad("", 4))\(renumbered ? pad("layer", 6) : "")\(pad("from", 18))\(pad("n", 4))\(pad("params", 11))  \(lpad("module", 16))arguments")
+            print("\(pad("", 4))\(renumbered ? pad("layer", 6) : "")\(pad("from", 18))\(pad("n", 4))\(pad("params", 11))  \(lpad("module", moduleWidth))arguments")
             for l in c.lowered.layers {
                 let args = "[" + l.arguments.map(\.description).joined(separator: ", ") + "]"
-                print("\(pad(String(l.index), 4))\(layerColumn(l))\(pad(l.from, 18))\(pad(String(l.number), 4))\(pad(String(l.parameters), 11))  \(lpad(l.module, 16))\(args)")
+                print("\(pad(String(l.index), 4))\(layerColumn(l))\(pad(l.from, 18))\(pad(String(l.number), 4))\(pad(String(l.parameters), 11))  \(lpad(l.module, moduleWidth))\(args)")
             }
             let params = c.lowered.graph.constantElementCount(kinds: [.parameter])
             let fusedParams = c.optimized.constantElementCount(kinds: [.parameter])

@@ -9,7 +9,7 @@ import pytest
 
 from test_peers import ROOT, cli, ort_session
 
-FIXTURE = ROOT.parent / "shared/fixtures/yolov5-efficientvit"
+FIXTURE = ROOT / "Tests/YoloCompileTests/Fixtures/yolov5-efficientvit"
 EFFICIENTVIT = ["yolov5-efficientvit"] + [f"yolov5-efficientvit-m{i}" for i in range(1, 6)]
 
 

@@ -109,6 +109,9 @@ public enum ModelLowering {
                     throw fail("'from' \(f) names layer \(j), an empty slot: the backbone in row 0 fills layers \(filled) to 4")
                 }
             }
+            if type is any MultiOutputModule.Type && i != 0 {
+                throw fail("\(row.module) returns several feature maps, so it must be the first row (layers 0 to 4 hold its outputs)")
+            }
             let depth = row.number > 1 ? max(Int((Double(row.number) * config.depthMultiple).rounded(.toNearestOrEven)), 1) : row.number
             var ctx = ModuleContext(config: config, row: row, inputChannels: inputChannels, depth: depth,
                                     repeats: depth, defaultActivation: defaultActivation, detectStrides: options.detectStrides)
@@ -116,7 +119,6 @@ public enum ModelLowering {
             if ctx.repeats > 1 && sources.count > 1 { throw fail("\(row.module) with several inputs cannot be repeated") }
             let backbone = module as? any MultiOutputModule
             if backbone != nil {
-                guard i == 0 else { throw fail("\(row.module) returns several feature maps, so it must be the first row (layers 0 to 4 hold its outputs)") }
                 guard ctx.repeats == 1 else { throw fail("\(row.module) returns several feature maps and cannot be repeated (number must be 1)") }
             }
 

@@ -85,8 +85,10 @@ public enum OnnxWriter {
         for n in g.nodes where n.op == "Resize" { for v in n.inputs.dropFirst().compactMap({ $0 }) { keepFloat32.insert(v) } }
         func half(_ v: ValueID) -> Bool { options.float16 && g.type(of: v).dtype.isFloat && !keepFloat32.contains(v) }
         for (v, c) in written { inits.append(tensor(c.tensor, name: g.name(of: v), half: half(v), arena)) }
-        for (name, t) in extra { inits.append(tensor(t, name: name, half: false, arena)) }
+        // Model numbers the spelling adds come before the placeholders: re-imported, they are ordinary
+        // initializers and the placeholders are dropped, so this order round-trips.
         for (name, t) in extraData { inits.append(tensor(t, name: name, half: options.float16, arena)) }
+        for (name, t) in extra { inits.append(tensor(t, name: name, half: false, arena)) }
         graph.pointee.n_initializer = inits.count
         graph.pointee.initializer = arena.array(inits)
 
