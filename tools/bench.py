@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmarks yolo-compile and writes BENCHMARKS.md. Rerun with: .venv/bin/python tools/bench.py
 
-- whole-process time of `yolo-compile export` (median of 5 runs) for yolov5s at 640;
+- whole-process time of `yolo-compile export` (median of 5 runs) for YOLOv5 n and s, the EfficientViT
+  backbones M0 and M5 (seed 001) and MobileViT (seed 000, at 576: 640 does not divide into its patches);
 - interpreter latency on that file against onnxruntime on the same file, in the same run,
   2 threads each (OPENBLAS_NUM_THREADS=2; onnxruntime intra_op_num_threads=2), as a ratio;
 - `export best.pt` from YOLOv5-style float16 checkpoints (made by tools/make_checkpoint.py):
@@ -25,18 +26,21 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("YOLO_COMPILE", str(ROOT / ".build/release/yolo-compile"))
 REPEAT = 10
+MODELS = [("yolov5n", 640), ("yolov5s", 640), ("yolov5-efficientvit", 640), ("yolov5-efficientvit-m5", 640),
+          ("yolov5-mobilevit", 576)]
 
 
 def main():
     env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ["yolov5n", "yolov5s"]:
+        for name, size in MODELS:
             model = Path(tmp) / f"{name}.onnx"
             times = []
             for _ in range(5):
                 t0 = time.perf_counter()
-                subprocess.run([BIN, "export", ROOT / f"samples/{name}.yaml", "-o", model], check=True, capture_output=True, env=env)
+                subprocess.run([BIN, "export", ROOT / f"samples/{name}.yaml", "-o", model, "--imgsz", str(size)],
+                               check=True, capture_output=True, env=env)
                 times.append(time.perf_counter() - t0)
             export_s = statistics.median(times)
             out = subprocess.run([BIN, "bench", model, "--repeat", str(REPEAT)], check=True, capture_output=True, text=True, env=env).stdout
@@ -45,7 +49,7 @@ def main():
             opts.intra_op_num_threads = 2
             opts.inter_op_num_threads = 1
             sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
-            x = np.random.default_rng(0).random((1, 3, 640, 640), dtype=np.float32)
+            x = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
             for _ in range(2):
                 sess.run(None, {"images": x})
             lat = []
@@ -54,7 +58,7 @@ def main():
                 sess.run(None, {"images": x})
                 lat.append((time.perf_counter() - t0) * 1e3)
             ort_ms = statistics.median(lat)
-            rows.append((name, export_s, ours_ms, ort_ms))
+            rows.append((name, size, export_s, ours_ms, ort_ms))
     ckpt_rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in ["yolov5s", "yolov5x"]:
@@ -77,17 +81,17 @@ def main():
         "",
         "Made by `tools/bench.py` (rerun it to refresh this file). One run, one machine: "
         f"{platform.machine()}, {os.cpu_count()} cores, onnxruntime {ort.__version__}. "
-        f"Latency is the median of {REPEAT} runs after 2 warm-ups on a 1x3x640x640 input, 2 threads each "
+        f"Latency is the median of {REPEAT} runs after 2 warm-ups on a 1x3xHxW input, 2 threads each "
         "(OpenBLAS threads for yolo-compile, intra-op threads for onnxruntime), on the same exported file.",
         "",
         "| model | `export` whole process (s) | yolo-compile interpreter (ms) | onnxruntime (ms) | ratio (ours / onnxruntime) |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for name, export_s, ours, theirs in rows:
-        lines.append(f"| {name} @640 | {export_s:.2f} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x |")
+    for name, size, export_s, ours, theirs in rows:
+        lines.append(f"| {name} @{size} | {export_s:.2f} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x |")
     lines += ["", "The interpreter is built for parity checks, not speed: Conv is im2col + OpenBLAS sgemm (most of its "
-              "time; `yolo-compile bench MODEL --profile` splits it per operator), Sigmoid a vectorised C loop, the rest "
-              "plain Swift loops. onnxruntime's MLAS kernels fuse Conv with its activation and pack weights ahead of time."]
+              "time; `yolo-compile bench MODEL --profile` splits it per operator), Sigmoid a vectorised C loop, depthwise "
+              "Conv a direct loop, MatMul one sgemm per matrix, the rest plain Swift loops (Softmax, LayerNorm, Transpose). onnxruntime's MLAS kernels fuse Conv with its activation and pack weights ahead of time."]
     lines += ["", "## Exporting from a YOLOv5 checkpoint", "",
               "`yolo-compile export best.pt -o best.onnx` on float16 checkpoints with YOLOv5's layout, made by "
               "`tools/make_checkpoint.py` (seeded weights; no PyTorch needed). Whole process, median of 3 runs; peak is "

@@ -102,11 +102,19 @@ public enum Compiler {
 /// Floating-point operations of a graph, counted as YOLOv5's model_info does with thop (MACs x 2):
 /// 2 per multiply-accumulate of a Conv, and 4 per element of a BatchNorm still in the graph (thop
 /// counts 2 operations per element of an eval-mode BatchNorm). Activations, pooling, resizing and
-/// the Detect decode count nothing, as in thop.
+/// the Detect decode count nothing, as in thop. A MatMul by a constant is an nn.Linear, which thop
+/// counts (2 per multiply-accumulate); attention's MatMuls of two activations are torch.matmul calls,
+/// which it does not.
 public func graphFLOPs(_ g: Graph) -> Double {
     var flops = 0.0
+    var fixed = Set(g.constants.keys)
+    for n in g.nodes where n.inputs.allSatisfy({ $0.map { fixed.contains($0) } ?? true }) { fixed.formUnion(n.outputs) }
     for n in g.nodes {
         switch n.op {
+        case "MatMul":
+            guard let w = n.inputs[1], fixed.contains(w) else { continue }
+            let k = g.type(of: w).shape.dropLast().last ?? 1
+            flops += 2 * Double(g.type(of: n.outputs[0]).count) * Double(k)
         case "Conv":
             guard let w = n.inputs[1].map(g.type(of:)) else { continue }
             let out = g.type(of: n.outputs[0])

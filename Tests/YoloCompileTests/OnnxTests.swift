@@ -62,10 +62,10 @@ final class OnnxTests: XCTestCase {
         g.outputs = [c]
         var bytes = try OnnxWriter.serialize(g)
         // Rename the op types in the wire bytes: same lengths, so the protobuf stays valid.
-        bytes = replace(bytes, "Sigmoid", "Softmax")
+        bytes = replace(bytes, "Sigmoid", "NonZero")
         bytes = replace(bytes, "Relu", "Mish")
         XCTAssertEqual(errorText { _ = try OnnxReader.read(bytes: Data(bytes), file: "odd.onnx") },
-                       "odd.onnx: unsupported operators: Softmax, Mish")
+                       "odd.onnx: unsupported operators: NonZero, Mish")
     }
 
     func testTruncatedAndForeignFilesAreRejected() throws {
@@ -104,5 +104,21 @@ final class OnnxTests: XCTestCase {
             if Array(out[i..<(i + f.count)]) == f { out.replaceSubrange(i..<(i + f.count), with: t); i += t.count } else { i += 1 }
         }
         return out
+    }
+
+    func testSoftmaxBelowOpset13IsWrittenOnlyOverTheLastAxis() throws {
+        let b = GraphBuilder(name: "sm", parameters: ZeroParameters())
+        let x = b.input("x", TensorType(.float32, [1, 3, 4]))
+        b.output(try b.op("Softmax", [x], ["axis": .int(1)]), name: "y")
+        XCTAssertEqual(errorText { _ = try OnnxWriter.serialize(b.finish(), options: OnnxWriteOptions(opset: 12)) },
+                       "sm: node /Softmax: Softmax over axis 1 of a rank-3 tensor cannot be written below opset 13; use opset 13 or later")
+        // Without an axis the IR means the last one (opset 13's default); opset 12 defaulted to 1, so it is spelled out.
+        let c = GraphBuilder(name: "sm", parameters: ZeroParameters())
+        let y = c.input("x", TensorType(.float32, [1, 3, 4]))
+        c.output(try c.op("Softmax", [y]), name: "y")
+        let bytes = try OnnxWriter.serialize(c.finish(), options: OnnxWriteOptions(opset: 12))
+        let (g, _) = try OnnxReader.read(bytes: Data(bytes), file: "sm.onnx")
+        XCTAssertEqual(g.nodes[0].int("axis", default: 1), -1)
+        XCTAssertEqual(try OnnxWriter.serialize(g, options: OnnxWriteOptions(opset: 12)), bytes)
     }
 }

@@ -39,7 +39,7 @@ public enum OnnxReader {
         guard opset > 0 else { throw OnnxError(file: file, "declares no default-domain opset") }
         let info = OnnxModelInfo(opset: opset, irVersion: m.ir_version,
                                  producer: m.producer_name.map { String(cString: $0) } ?? "")
-        var g = try readGraph(gp.pointee, file: file)
+        var g = try readGraph(gp.pointee, opset: opset, file: file)
         for i in 0..<m.n_metadata_props {
             guard let e = m.metadata_props[i]?.pointee else { continue }
             g.metadata.append((cstr(e.key), cstr(e.value)))
@@ -49,7 +49,7 @@ public enum OnnxReader {
 
     static func cstr(_ p: UnsafeMutablePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
 
-    static func readGraph(_ gp: Onnx__GraphProto, file: String) throws -> Graph {
+    static func readGraph(_ gp: Onnx__GraphProto, opset: Int, file: String) throws -> Graph {
         var g = Graph(name: cstr(gp.name))
         var byName: [String: ValueID] = [:]
 
@@ -119,7 +119,7 @@ public enum OnnxReader {
                 inputs.append(v)
             }
             var node = Node(op: op, name: name, inputs: inputs, outputs: [], attributes: attrs)
-            OpsetLegalization.canonicalize(&node, graph: g) { t in
+            try OpsetLegalization.canonicalize(&node, opset: opset, graph: g, file: file) { t in
                 g.addConstant(name: name + "/const\(g.values.count)", tensor: t, kind: .constant)
             }
             let ctx = ShapeContext(node: node, inputTypes: node.inputs.map { $0.map(g.type(of:)) },

@@ -68,7 +68,7 @@ public enum OnnxWriter {
         var spelledInputs = Set<String>()
         for n in g.nodes {
             for v in n.inputs.compactMap({ $0 }) { used.insert(v) }
-            for spelled in OpsetLegalization.export(n, opset: options.opset, graph: g) {
+            for spelled in try OpsetLegalization.export(n, opset: options.opset, graph: g) {
                 extra += spelled.extra
                 extraData += spelled.extraData
                 spelledInputs.formUnion(spelled.inputs)

@@ -21,9 +21,19 @@ enum OpsetLegalization {
     }
 
     /// The node as the target opset spells it: usually one node, HardSwish below opset 14 two.
-    static func export(_ n: Node, opset: Int, graph g: Graph) -> [Spelling] {
+    static func export(_ n: Node, opset: Int, graph g: Graph) throws -> [Spelling] {
+        if n.op == "Softmax" && opset < 13, let x = n.inputs[0] {
+            // Before 13 Softmax flattens to 2-D at `axis`: the same function only on the last axis.
+            let rank = g.type(of: x).rank, axis = n.int("axis", default: -1)
+            guard axis == -1 || axis == rank - 1 else {
+                throw OnnxError(file: g.name, "node \(n.name): Softmax over axis \(axis) of a rank-\(rank) tensor cannot be written below opset 13; use opset 13 or later")
+            }
+        }
         var s = Spelling(op: n.op, name: n.name, inputs: n.inputs.map { $0.map(g.name(of:)) ?? "" },
                          outputs: n.outputs.map(g.name(of:)), attributes: n.attributes)
+        if n.op == "Softmax" && opset < 13 && s.attributes["axis"] == nil {
+            s.attributes["axis"] = .int(-1)  // the default was 1 before opset 13
+        }
         if n.op == "HardSwish" && opset < 14 {
             // x * HardSigmoid(x, 1/6, 1/2): the definition of HardSwish in opset 14.
             let gate = n.name + "/HardSigmoid_output_0"
@@ -89,9 +99,15 @@ enum OpsetLegalization {
     }
 
     /// Rewrites an imported node to the IR's form. `constant` makes a constant value from a tensor.
-    static func canonicalize(_ n: inout Node, graph g: Graph, constant: (Tensor) -> ValueID) {
+    static func canonicalize(_ n: inout Node, opset: Int, graph g: Graph, file: String, constant: (Tensor) -> ValueID) throws {
         guard !n.inputs.isEmpty else { return }
         switch n.op {
+        case "Softmax" where opset < 13:
+            let rank = n.inputs[0].map { g.type(of: $0).rank } ?? 0
+            let axis = n.int("axis", default: 1)
+            guard axis == -1 || axis == rank - 1 else {
+                throw OnnxError(file: file, "node \(n.name): Softmax before opset 13 flattens the input at axis \(axis) of \(rank); only the last axis is supported")
+            }
         case "Split":
             if case .ints(let sizes)? = n.attributes["split"] {
                 n.attributes["split"] = nil
