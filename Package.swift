@@ -35,7 +35,7 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // Elementwise inner loops that need vector code (see Sources/CKernels/sigmoid.c).
+        // Inner loops that need vector code: sigmoid and softmax (Sources/CKernels).
         .target(name: "CKernels", path: "Sources/CKernels"),
         .target(
             name: "YoloCompile",

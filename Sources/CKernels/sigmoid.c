@@ -1,27 +1,7 @@
 // Elementwise kernels whose inner loops need vector code: plain C that clang vectorises at -O2,
 // where Swift's generic SIMD types do not reliably compile to vector instructions.
 #include "ckernels.h"
-#include <stdint.h>
-#include <string.h>
-
-static inline float yc_expf(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-    // Round to nearest by adding and subtracting 1.5 * 2^23 (baseline SSE2 has no round instruction).
-    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691e-4f;
-    p = p * r + 1.3981999e-3f;
-    p = p * r + 8.3334520e-3f;
-    p = p * r + 4.1665796e-2f;
-    p = p * r + 1.6666665e-1f;
-    p = p * r + 5.0000001e-1f;
-    p = p * (r * r) + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
+#include "vexp.h"
 
 void yc_sigmoid(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + yc_expf(-x[i]));

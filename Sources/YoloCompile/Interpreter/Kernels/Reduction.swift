@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Reductions: ReduceMean over any axes, GlobalAveragePool, and Softmax along one axis.
@@ -47,6 +48,10 @@ func registerReduction(_ t: inout [String: Kernel]) {
         if axis < 0 { axis += x.shape.count }
         let outer = x.shape[..<axis].reduce(1, *), n = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
         var y = x.floats
+        if inner == 1 {
+            y.withUnsafeMutableBufferPointer { yc_softmax_rows($0.baseAddress, outer, n) }
+            return [Tensor(shape: x.shape, floats: y)]
+        }
         y.withUnsafeMutableBufferPointer { yp in
             for o in 0..<outer {
                 for i in 0..<inner {

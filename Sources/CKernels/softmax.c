@@ -1,0 +1,22 @@
+// Softmax over the last axis: the exp loop is the cost, and it vectorises with the shared expf.
+#include "ckernels.h"
+#include "vexp.h"
+
+void yc_softmax_rows(float *x, size_t rows, size_t n) {
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * n;
+        float mx = row[0];
+        for (size_t i = 1; i < n; i++) mx = row[i] > mx ? row[i] : mx;
+        for (size_t i = 0; i < n; i++) row[i] = yc_expf(row[i] - mx);
+        // Eight partial sums: a fixed order (the same result every run) that the compiler can vectorise.
+        float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            for (size_t k = 0; k < 8; k++) part[k] += row[i + k];
+        float sum = 0;
+        for (size_t k = 0; k < 8; k++) sum += part[k];
+        for (; i < n; i++) sum += row[i];
+        float inv = 1.0f / sum;
+        for (size_t j = 0; j < n; j++) row[j] *= inv;
+    }
+}
