@@ -65,4 +65,11 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(z.shape, [1, 2, 2, 1])
         XCTAssertEqual(z.floats, [-0.5, -0.5, 5, 5])
     }
+
+    func testPadRefusesIntegerData() {
+        let b = GraphBuilder(name: "k", parameters: ZeroParameters())
+        let x = b.input("x", TensorType(.int64, [2]))
+        XCTAssertEqual(errorText { _ = try b.op("Pad", [x, b.constant(ints: [1, 1])]) },
+                       "Pad (Pad): input 0 is i64[2]; expected a float tensor")
+    }
 }

@@ -106,6 +106,15 @@ public final class GraphBuilder {
         try add(op, inputs, attributes)[0]
     }
 
+    /// Reshape to a static shape.
+    public func reshape(_ x: ValueID, _ shape: [Int]) throws -> ValueID {
+        try op("Reshape", [x, constant(ints: shape)])
+    }
+
+    public func transpose(_ x: ValueID, _ perm: [Int]) throws -> ValueID {
+        try op("Transpose", [x], ["perm": .ints(perm)])
+    }
+
     public func finish() -> Graph { graph }
 }
 

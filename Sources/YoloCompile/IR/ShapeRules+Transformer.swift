@@ -16,7 +16,7 @@ extension ShapeRules {
     }
 
     static let transformerFloatInputs: [String: [Int]] = [
-        "MatMul": [0, 1], "Softmax": [0], "LayerNormalization": [0, 1, 2], "ReduceMean": [0], "GlobalAveragePool": [0],
+        "MatMul": [0, 1], "Softmax": [0], "LayerNormalization": [0, 1, 2], "ReduceMean": [0], "GlobalAveragePool": [0], "Pad": [0],
     ]
 
     /// numpy matmul for ranks of 2 and more: the last two axes multiply, the leading ones broadcast.
@@ -79,8 +79,9 @@ extension ShapeRules {
     static func padRule(_ ctx: ShapeContext) throws -> [TensorType] {
         let x = try ctx.type(0)
         let pads = try ctx.constant(1, "pads").intValues
-        let mode = ctx.node.attributes["mode"]
-        guard mode == nil || mode == .string("constant") else { throw ctx.fail("only mode 'constant' is supported, got \(mode!)") }
+        if let mode = ctx.node.attributes["mode"], mode != .string("constant") {
+            throw ctx.fail("only mode 'constant' is supported, got \(mode)")
+        }
         let axes = try (ctx.optionalConstant(3)?.intValues ?? Array(0..<x.rank)).map { try normalizeAxis($0, rank: x.rank, ctx) }
         guard pads.count == 2 * axes.count, pads.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }) else {
             throw ctx.fail("pads \(pads) must hold \(2 * axes.count) non-negative values")

@@ -87,8 +87,8 @@ public struct DetectModule: YoloModule {
             } }
             let s = b.type(y).shape
             let (bs, ny, nx) = (s[0], s[2], s[3])
-            let v = try b.op("Reshape", [y, b.constant(ints: [bs, na, no, ny, nx])])
-            let p = try b.op("Transpose", [v], ["perm": .ints([0, 1, 3, 4, 2])])
+            let v = try b.reshape(y, [bs, na, no, ny, nx])
+            let p = try b.transpose(v, [0, 1, 3, 4, 2])
             let sig = try b.op("Sigmoid", [p])
             let parts = try b.add("Split", [sig, b.constant(ints: [2, 2, nc + 1])], ["axis": .int(4)], outputs: 3)
             // xy = (xy * 2 + grid) * stride, grid = (x - 0.5, y - 0.5)
@@ -106,10 +106,10 @@ public struct DetectModule: YoloModule {
             let wh1 = try b.op("Pow", [wh0, b.constant(scalar: 2)])
             let level = try b.op("Slice", [anchorBuffer, b.constant(ints: [i]), b.constant(ints: [i + 1]), b.constant(ints: [0])])
             let pixels = try b.op("Mul", [level, b.constant(scalar: strides[i])])
-            let anchorGrid = try b.op("Reshape", [pixels, b.constant(ints: [1, na, 1, 1, 2])])
+            let anchorGrid = try b.reshape(pixels, [1, na, 1, 1, 2])
             let wh = try b.op("Mul", [wh1, anchorGrid])
             let cat = try b.op("Concat", [xy, wh, parts[2]], ["axis": .int(4)])
-            outs.append(try b.op("Reshape", [cat, b.constant(ints: [bs, na * ny * nx, no])]))
+            outs.append(try b.reshape(cat, [bs, na * ny * nx, no]))
         }
         return outs.count == 1 ? outs[0] : try b.op("Concat", outs, ["axis": .int(1)])
     }

@@ -30,7 +30,7 @@ public struct EfficientViTModule: MultiOutputModule {
     let variant: EfficientViTVariant
 
     public init(_ ctx: inout ModuleContext) throws {
-        guard let v = EfficientViTVariant.variants[ctx.row.module] ?? EfficientViTVariant.variants[String(ctx.row.module.split(separator: ".").last ?? "")] else {
+        guard let v = EfficientViTVariant.variants[ctx.row.module] else {
             throw ctx.fail("unknown EfficientViT variant")
         }
         guard ctx.inputChannels == [3] else { throw ctx.fail("reads a 3-channel image (in_chans=3), got \(ctx.inputChannels) channels") }

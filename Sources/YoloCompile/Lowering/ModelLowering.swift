@@ -145,7 +145,7 @@ public enum ModelLowering {
             if let backbone {
                 let slots = 5
                 guard ys.count <= slots, ys.count == backbone.featureChannels.count else {
-                    throw fail("\(row.module) returns \(ys.count) feature maps; a backbone fills at most \(slots) layers")
+                    throw fail("\(row.module) returns \(ys.count) feature maps for \(backbone.featureChannels.count) channel counts; a backbone fills at most \(slots) layers")
                 }
                 outputs = [ValueID?](repeating: nil, count: slots - ys.count) + ys.map { Optional($0) }
                 channels = [Int](repeating: 0, count: slots - ys.count) + backbone.featureChannels
@@ -214,10 +214,11 @@ extension ModelLowering {
         guard !options.allowUnmetSizeRequirements, let k = requirements.firstIndex(where: { !$0.met }) else { return }
         let r = requirements[k], row = rows[k]
         var message = "\(r.module): \(r.problem) at image size \(options.imageHeight)x\(options.imageWidth)"
-        if requirements.allSatisfy({ $0.multiple != nil }) {
+        let multiples = requirements.compactMap(\.multiple)
+        if multiples.count == requirements.count {
             let stride = options.detectStrides?.max() ?? 1
-            let mh = requirements.reduce(stride) { lcm($0, $1.multiple!.height) }
-            let mw = requirements.reduce(stride) { lcm($0, $1.multiple!.width) }
+            let mh = multiples.reduce(stride) { lcm($0, $1.height) }
+            let mw = multiples.reduce(stride) { lcm($0, $1.width) }
             func near(_ size: Int, _ m: Int) -> String {
                 let below = size / m * m
                 return below >= m ? "\(below), \(below + m), ..." : "\(m), \(2 * m), ..."

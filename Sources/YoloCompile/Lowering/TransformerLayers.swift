@@ -20,14 +20,6 @@ func lowerLayerNorm(_ b: GraphBuilder, _ x: ValueID, _ c: Int, eps: Float = 1e-5
 }
 
 extension GraphBuilder {
-    func reshape(_ x: ValueID, _ shape: [Int]) throws -> ValueID {
-        try op("Reshape", [x, constant(ints: shape)])
-    }
-
-    func transpose(_ x: ValueID, _ perm: [Int]) throws -> ValueID {
-        try op("Transpose", [x], ["perm": .ints(perm)])
-    }
-
     /// `x * s`. When s is a power of two the product is exact, which lets attention apply its scale
     /// to q before the product instead of to the (much larger) product: the same numbers, less work.
     func scale(_ x: ValueID, _ s: Float) throws -> ValueID {

@@ -48,6 +48,7 @@ func registerReduction(_ t: inout [String: Kernel]) {
         if axis < 0 { axis += x.shape.count }
         let outer = x.shape[..<axis].reduce(1, *), n = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
         var y = x.floats
+        guard n > 0 else { return [Tensor(shape: x.shape, floats: y)] }
         if inner == 1 {
             y.withUnsafeMutableBufferPointer { yc_softmax_rows($0.baseAddress, outer, n) }
             return [Tensor(shape: x.shape, floats: y)]
