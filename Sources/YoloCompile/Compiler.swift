@@ -103,7 +103,7 @@ public enum Compiler {
 /// 2 per multiply-accumulate of a Conv, and 4 per element of a BatchNorm still in the graph (thop
 /// counts 2 operations per element of an eval-mode BatchNorm). Activations, pooling, resizing and
 /// the Detect decode count nothing, as in thop. A MatMul by a constant is an nn.Linear, which thop
-/// counts (2 per multiply-accumulate); attention's MatMuls of two activations are torch.matmul calls,
+/// counts (2 per multiply-accumulate), and so is a Gemm by a constant; attention's MatMuls of two activations are torch.matmul calls,
 /// which it does not.
 public func graphFLOPs(_ g: Graph) -> Double {
     var flops = 0.0
@@ -115,10 +115,16 @@ public func graphFLOPs(_ g: Graph) -> Double {
             guard let w = n.inputs[1], fixed.contains(w) else { continue }
             let k = g.type(of: w).shape.dropLast().last ?? 1
             flops += 2 * Double(g.type(of: n.outputs[0]).count) * Double(k)
-        case "Conv":
+        case "Gemm":
+            guard let w = n.inputs[1], fixed.contains(w) else { continue }
+            let k = g.type(of: w).shape[n.int("transB", default: 0) != 0 ? 1 : 0]
+            flops += 2 * Double(g.type(of: n.outputs[0]).count) * Double(k)
+        case "Conv", "ConvTranspose":
             guard let w = n.inputs[1].map(g.type(of:)) else { continue }
             let out = g.type(of: n.outputs[0])
-            flops += 2 * Double(out.count) * Double(w.shape[1] * w.shape[2] * w.shape[3])
+            // thop: output elements x in_channels / groups x kernel taps (ConvTranspose's weight is (in, out / g, kh, kw)).
+            let perGroup = n.op == "Conv" ? w.shape[1] : w.shape[0] / max(n.int("group", default: 1), 1)
+            flops += 2 * Double(out.count) * Double(perGroup * w.shape[2] * w.shape[3])
         case "BatchNormalization":
             flops += 4 * Double(g.type(of: n.outputs[0]).count)
         default: break

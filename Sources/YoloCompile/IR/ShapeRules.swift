@@ -40,7 +40,7 @@ public enum ShapeRules {
     public static let rules: [String: ShapeRule] = {
         var r: [String: ShapeRule] = [:]
         for op in ["Sigmoid", "Relu", "LeakyRelu", "HardSwish", "HardSigmoid", "Identity", "Neg", "Exp",
-                   "Sqrt", "Tanh", "Erf", "Abs", "Reciprocal", "Softplus", "Clip"] {
+                   "Sqrt", "Tanh", "Erf", "Gelu", "Abs", "Reciprocal", "Softplus", "Clip"] {
             r[op] = { ctx in [try ctx.type(0)] }
         }
         for op in ["Add", "Sub", "Mul", "Div", "Pow"] { r[op] = broadcastRule }
@@ -61,6 +61,7 @@ public enum ShapeRules {
         r["Squeeze"] = squeezeRule
         r["Cast"] = castRule
         registerTransformerRules(&r)
+        registerLinearRules(&r)
         return r
     }()
 
@@ -71,8 +72,9 @@ public enum ShapeRules {
     static let floatInputs: [String: [Int]] = {
         var m: [String: [Int]] = ["Conv": [0, 1, 2], "BatchNormalization": [0, 1, 2, 3, 4], "Resize": [0]]
         for op in ["MaxPool", "AveragePool", "Sigmoid", "Relu", "LeakyRelu", "HardSwish", "HardSigmoid", "Exp", "Sqrt",
-                   "Tanh", "Erf", "Softplus", "Clip", "Reciprocal"] { m[op] = [0] }
+                   "Tanh", "Erf", "Gelu", "Softplus", "Clip", "Reciprocal"] { m[op] = [0] }
         m.merge(transformerFloatInputs) { a, _ in a }
+        m.merge(linearFloatInputs) { a, _ in a }
         return m
     }()
 

@@ -27,6 +27,8 @@ public enum Kernels {
         registerNormalization(&t)
         registerLayerNormalization(&t)
         registerMatMul(&t)
+        registerGemm(&t)
+        registerConvTranspose(&t)
         registerReduction(&t)
         registerDataMovement(&t)
         return t

@@ -42,10 +42,10 @@ public enum Activation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Applies the activation under the scope `act`, as PyTorch names it.
-    public func lower(_ b: GraphBuilder, _ x: ValueID) throws -> ValueID {
+    /// Applies the activation under the scope `act` (YOLOv5's name for it; other blocks name it otherwise).
+    public func lower(_ b: GraphBuilder, _ x: ValueID, scope: String = "act") throws -> ValueID {
         if self == .identity { return x }
-        return try b.scoped("act") {
+        return try b.scoped(scope) {
             switch self {
             case .silu: return try b.op("Mul", [x, try b.op("Sigmoid", [x])])
             case .relu: return try b.op("Relu", [x])

@@ -7,16 +7,23 @@ import Foundation
 public func lowerConv2d(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, k: Int, s: Int = 1, p: Int = 0,
                         g: Int = 1, d: Int = 1, bias: Bool) throws -> ValueID
 {
+    try lowerConv2d(b, x, c1: c1, c2: c2, kernel: (k, k), stride: (s, s), pad: (p, p), g: g, d: d, bias: bias)
+}
+
+/// `nn.Conv2d` with a (height, width) kernel, stride and padding (CrossConv's 1xk and kx1).
+public func lowerConv2d(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, kernel k: (Int, Int), stride s: (Int, Int),
+                        pad p: (Int, Int), g: Int = 1, d: Int = 1, bias: Bool) throws -> ValueID
+{
     guard g >= 1, c1 % g == 0, c2 % g == 0 else {
         throw ShapeError(layer: b.currentScope, op: "Conv", message: "groups \(g) must divide input channels \(c1) and output channels \(c2)")
     }
-    let fanIn = c1 / g * k * k
+    let fanIn = c1 / g * k.0 * k.1
     let bound = 1 / Float(fanIn).squareRoot()
-    let w = try b.parameter("weight", shape: [c2, c1 / g, k, k], initializer: .uniform(bound: bound))
+    let w = try b.parameter("weight", shape: [c2, c1 / g, k.0, k.1], initializer: .uniform(bound: bound))
     let bv = bias ? try b.parameter("bias", shape: [c2], initializer: .uniform(bound: bound)) : nil
     return try b.op("Conv", [x, w, bv], [
-        "dilations": .ints([d, d]), "group": .int(g), "kernel_shape": .ints([k, k]),
-        "pads": .ints([p, p, p, p]), "strides": .ints([s, s]),
+        "dilations": .ints([d, d]), "group": .int(g), "kernel_shape": .ints([k.0, k.1]),
+        "pads": .ints([p.0, p.1, p.0, p.1]), "strides": .ints([s.0, s.1]),
     ])
 }
 
@@ -35,8 +42,17 @@ public func lowerBatchNorm2d(_ b: GraphBuilder, _ x: ValueID, c: Int, eps: Float
 public func lowerConvBNAct(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, k: Int = 1, s: Int = 1, p: Int? = nil,
                            g: Int = 1, d: Int = 1, act: Activation) throws -> ValueID
 {
+    let pad = autopad(k, p, dilation: d)
+    return try lowerConvBNAct(b, x, c1: c1, c2: c2, kernel: (k, k), stride: (s, s), pad: (pad, pad), g: g, d: d, act: act)
+}
+
+/// YOLOv5 `Conv` with a (height, width) kernel and stride; autopad gives (kh // 2, kw // 2).
+public func lowerConvBNAct(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, kernel: (Int, Int), stride: (Int, Int),
+                           pad: (Int, Int)? = nil, g: Int = 1, d: Int = 1, act: Activation) throws -> ValueID
+{
     let y = try b.scoped("conv") {
-        try lowerConv2d(b, x, c1: c1, c2: c2, k: k, s: s, p: autopad(k, p, dilation: d), g: g, d: d, bias: false)
+        try lowerConv2d(b, x, c1: c1, c2: c2, kernel: kernel, stride: stride, pad: pad ?? (kernel.0 / 2, kernel.1 / 2),
+                        g: g, d: d, bias: false)
     }
     let z = try b.scoped("bn") { try lowerBatchNorm2d(b, y, c: c2) }
     b.convModuleBatchNormChannels += c2

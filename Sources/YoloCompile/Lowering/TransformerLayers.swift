@@ -11,6 +11,15 @@ func lowerLinear(_ b: GraphBuilder, _ x: ValueID, _ cin: Int, _ cout: Int, bias:
     return try b.op("Add", [y, try b.parameter("bias", shape: [cout], initializer: .uniform(bound: bound))])
 }
 
+/// `nn.Linear(cin, cout, bias)` on a (batch, cin) input: one Gemm with transB, as PyTorch exports it,
+/// reading the weight in its state_dict layout.
+func lowerLinear2D(_ b: GraphBuilder, _ x: ValueID, _ cin: Int, _ cout: Int, bias: Bool = true) throws -> ValueID {
+    let bound = 1 / Float(cin).squareRoot()
+    let w = try b.parameter("weight", shape: [cout, cin], initializer: .uniform(bound: bound))
+    let bv = bias ? try b.parameter("bias", shape: [cout], initializer: .uniform(bound: bound)) : nil
+    return try b.op("Gemm", [x, w, bv], ["alpha": .float(1), "beta": .float(1), "transB": .int(1)])
+}
+
 /// `nn.LayerNorm(c, eps)` over the last axis: one LayerNormalization node (written as primitive
 /// ops below opset 17). Seeded weights stay away from identity so that they matter.
 func lowerLayerNorm(_ b: GraphBuilder, _ x: ValueID, _ c: Int, eps: Float = 1e-5) throws -> ValueID {

@@ -7,6 +7,7 @@
 /// - ReduceMean: `axes` an input from opset 18, an attribute before.
 /// - LayerNormalization (opset 17) is written below 17 as the primitive ops that define it.
 /// - HardSwish (opset 14) is written below 14 as x * HardSigmoid(x).
+/// - Gelu (opset 20) is written below 20 as torch.onnx writes exact GELU: x * (Erf(x / sqrt 2) + 1) * 0.5.
 enum OpsetLegalization {
     struct Spelling {
         var op: String
@@ -42,6 +43,12 @@ enum OpsetLegalization {
                          attributes: ["alpha": .float(1.0 / 6.0), "beta": .float(0.5)]),
                 Spelling(op: "Mul", name: n.name, inputs: [s.inputs[0], gate], outputs: s.outputs, attributes: [:]),
             ]
+        }
+        if n.op == "Gelu" && opset < 20 {
+            guard n.string("approximate", default: "none") == "none" else {
+                throw OnnxError(file: g.name, "node \(n.name): tanh-approximate Gelu cannot be written below opset 20; use opset 20 or later")
+            }
+            return geluPrimitives(n, s)
         }
         if n.op == "LayerNormalization" && opset < 17, let x = n.inputs[0] {
             return layerNormPrimitives(n, s, rank: g.type(of: x).rank)
@@ -96,6 +103,23 @@ enum OpsetLegalization {
             steps.append(Spelling(op: "Add", name: n.name, inputs: [out("Mul_1"), s.inputs[2]], outputs: s.outputs, attributes: [:]))
         }
         return steps
+    }
+
+    /// Exact GELU in ops every opset has, as torch.onnx spells it: Div, Erf, Add, Mul, Mul.
+    static func geluPrimitives(_ n: Node, _ s: Spelling) -> [Spelling] {
+        let p = n.name + "/"
+        func out(_ op: String) -> String { p + op + "_output_0" }
+        let (sqrt2, one, half) = (p + "sqrt2", p + "one", p + "half")
+        return [
+            Spelling(op: "Div", name: p + "Div", inputs: [s.inputs[0], sqrt2], outputs: [out("Div")], attributes: [:],
+                     extraData: [(sqrt2, .scalar(Float(2).squareRoot()))]),
+            Spelling(op: "Erf", name: p + "Erf", inputs: [out("Div")], outputs: [out("Erf")], attributes: [:]),
+            Spelling(op: "Add", name: p + "Add", inputs: [out("Erf"), one], outputs: [out("Add")], attributes: [:],
+                     extraData: [(one, .scalar(1))]),
+            Spelling(op: "Mul", name: p + "Mul", inputs: [s.inputs[0], out("Add")], outputs: [out("Mul")], attributes: [:]),
+            Spelling(op: "Mul", name: n.name, inputs: [out("Mul"), half], outputs: s.outputs, attributes: [:],
+                     extraData: [(half, .scalar(0.5))]),
+        ]
     }
 
     /// Rewrites an imported node to the IR's form. `constant` makes a constant value from a tensor.

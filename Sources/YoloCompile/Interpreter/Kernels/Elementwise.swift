@@ -26,6 +26,15 @@ func registerElementwise(_ t: inout [String: Kernel]) {
     t["Abs"] = unary { abs($0) }
     t["Reciprocal"] = unary { 1 / $0 }
     t["Erf"] = unary { erff($0) }
+    t["Gelu"] = { ctx in
+        let x = try ctx.input(0)
+        switch ctx.node.string("approximate", default: "none") {
+        case "none": return [Tensor(shape: x.shape, floats: x.floats.map { 0.5 * $0 * (1 + erff($0 * 0.70710678)) })]
+        case "tanh":
+            return [Tensor(shape: x.shape, floats: x.floats.map { 0.5 * $0 * (1 + tanhf(0.7978845608 * ($0 + 0.044715 * $0 * $0 * $0))) })]
+        case let a: throw ctx.fail("Gelu approximate '\(a)' is not supported (none or tanh)")
+        }
+    }
     t["Softplus"] = unary { logf(1 + expf($0)) }
     t["HardSwish"] = unary { $0 * min(max($0 / 6 + 0.5, 0), 1) }
     t["LeakyRelu"] = { ctx in

@@ -40,3 +40,29 @@ func registerMatMul(_ t: inout [String: Kernel]) {
         return [Tensor(shape: out, floats: y)]
     }
 }
+
+/// Gemm (nn.Linear on a 2-D input as PyTorch exports it): one sgemm, then beta * C broadcast.
+func registerGemm(_ t: inout [String: Kernel]) {
+    t["Gemm"] = { ctx in
+        let a = try ctx.input(0), b = try ctx.input(1)
+        let out = ctx.outputTypes[0].shape
+        let (m, n) = (out[0], out[1])
+        let ta = ctx.node.int("transA", default: 0) != 0, tb = ctx.node.int("transB", default: 0) != 0
+        let k = ta ? a.shape[0] : a.shape[1]
+        let alpha = ctx.node.float("alpha", default: 1), beta = ctx.node.float("beta", default: 1)
+        var y = [Float](repeating: 0, count: m * n)
+        if let c = ctx.optional(2), beta != 0 {
+            let cs = [Int](repeating: 1, count: 2 - c.shape.count) + c.shape
+            let cv = c.floats
+            for i in 0..<m { for j in 0..<n { y[i * n + j] = beta * cv[(cs[0] == 1 ? 0 : i) * cs[1] + (cs[1] == 1 ? 0 : j)] } }
+        }
+        a.floats.withUnsafeBufferPointer { ap in
+        b.floats.withUnsafeBufferPointer { bp in
+        y.withUnsafeMutableBufferPointer { yp in
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), alpha, ap.baseAddress!, Int32(a.shape[1]),
+                        bp.baseAddress!, Int32(b.shape[1]), 1, yp.baseAddress!, Int32(n))
+        } } }
+        return [Tensor(shape: out, floats: y)]
+    }
+}
