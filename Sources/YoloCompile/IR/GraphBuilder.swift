@@ -12,6 +12,9 @@ public final class GraphBuilder {
     /// BatchNorm channels inside YOLOv5 `Conv` modules. YOLOv5's own fuse() folds exactly these (each
     /// loses BatchNorm's 2c parameters and gains a c-element conv bias).
     public var convModuleBatchNormChannels = 0
+    /// Parameters PyTorch's module builds but the lowered forward never reads (ConvNeXt_Block's other
+    /// stages): counted as PyTorch counts them, accepted from weights files, never exported.
+    public private(set) var unusedParameters: [DeclaredTensor] = []
     /// What layers need of the image size, checked once the whole model is lowered.
     public var sizeRequirements: [SizeRequirement] = []
     private var nameCounts: [String: Int] = [:]
@@ -58,6 +61,16 @@ public final class GraphBuilder {
         }
         let t = try parameters.tensor(named: name, shape: shape, kind: kind, initializer: initializer)
         return graph.addConstant(name: name, tensor: t, kind: kind)
+    }
+
+    /// A parameter of the current module that the forward pass never uses: declared, not added to the graph.
+    public func unusedParameter(_ local: String, shape: [Int]) throws {
+        let name = scope.isEmpty ? local : currentScope + "." + local
+        guard shape.allSatisfy({ $0 >= 1 }), let n = ShapeRules.elementCount(shape), n <= 1 << 30 else {
+            throw ShapeError(layer: currentScope, op: "parameter", message: "\(name) would have shape \(shape): sizes must be positive and at most 2^30 elements")
+        }
+        try parameters.unused(named: name, shape: shape)
+        unusedParameters.append(DeclaredTensor(name: name, shape: shape))
     }
 
     /// A buffer PyTorch derives from the architecture (EfficientViT's `attention_bias_idxs`): computed
@@ -135,9 +148,19 @@ public protocol ParameterSource: AnyObject {
     func batchNormEpsilon(module path: String) -> Float?
     /// Told of a buffer the compiler derives (so a file's copy counts as used, once checked).
     func derived(named: String, tensor: Tensor) throws
+    /// Told of a parameter the model holds but never uses (so a file's copy is accepted, once checked).
+    func unused(named: String, shape: [Int]) throws
 }
 
 extension ParameterSource {
     public func batchNormEpsilon(module path: String) -> Float? { nil }
     public func derived(named: String, tensor: Tensor) throws {}
+    public func unused(named: String, shape: [Int]) throws {}
+}
+
+/// A tensor known by name and shape only.
+public struct DeclaredTensor: Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+    public var count: Int { shape.reduce(1, *) }
 }

@@ -30,6 +30,8 @@ public struct LayerInfo: Sendable {
     public var module: String
     public var arguments: [ArgValue]
     public var parameters: Int
+    /// Parameters PyTorch's module holds beyond `parameters`, which its forward never uses.
+    public var unusedParameters: Int = 0
     public var outputShape: [Int]
     /// A multi-output backbone's feature-map shapes, in slot order.
     public var featureShapes: [[Int]] = []
@@ -44,6 +46,11 @@ public struct LoweredModel: Sendable {
     public var notes: [String]
     /// Parameters after YOLOv5's own fuse(), which folds only the BatchNorms of `Conv` modules.
     public var yolov5FusedParameters: Int = 0
+    /// Parameters the PyTorch model holds that no forward pass uses (not in `graph`).
+    public var unusedParameters: [DeclaredTensor] = []
+
+    /// Parameters as PyTorch counts them: the graph's plus the unused ones.
+    public var pytorchParameters: Int { graph.constantElementCount(kinds: [.parameter]) + unusedParameters.reduce(0) { $0 + $1.count } }
 }
 
 /// parse_model: walks the rows, applies the depth and width gains, checks `from`, and lowers each
@@ -123,6 +130,7 @@ public enum ModelLowering {
             }
 
             let before = b.graph.constantOrder.count
+            let unusedBefore = b.unusedParameters.count
             let requirementsBefore = b.sizeRequirements.count
             let ys: [ValueID]
             do {
@@ -161,6 +169,7 @@ public enum ModelLowering {
                                     arguments: module.constructorArguments, parameters: params,
                                     outputShape: ys.last.map { b.type($0).shape } ?? []))
             if backbone != nil { layers[layers.count - 1].featureShapes = ys.map { b.type($0).shape } }
+            layers[layers.count - 1].unusedParameters = b.unusedParameters[unusedBefore...].reduce(0) { $0 + $1.count }
         }
         try checkSizeRequirements(b.sizeRequirements, rows: requirementRows, config: config, options: options)
         guard let last else {
@@ -173,7 +182,9 @@ public enum ModelLowering {
         b.setMetadata("names", "{" + names.enumerated().map { "\($0.offset): '\($0.element)'" }.joined(separator: ", ") + "}")
         let graph = b.finish()
         return LoweredModel(graph: graph, layers: layers, strides: strides, notes: b.notes,
-                            yolov5FusedParameters: graph.constantElementCount(kinds: [.parameter]) - b.convModuleBatchNormChannels)
+                            yolov5FusedParameters: graph.constantElementCount(kinds: [.parameter]) - b.convModuleBatchNormChannels
+                                + b.unusedParameters.reduce(0) { $0 + $1.count },
+                            unusedParameters: b.unusedParameters)
     }
 }
 

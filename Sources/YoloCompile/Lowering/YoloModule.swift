@@ -131,7 +131,7 @@ public enum ModuleRegistry {
         ConcatModule.self, UpsampleModule.self, BatchNorm2dModule.self,
         DetectModule.self,
         EfficientViTModule.self, MV2BlockModule.self, MobileViTAttentionModule.self,
-        MobileNetV3Module.self,
+        MobileNetV3Module.self, ConvNeXtBlockModule.self,
     ]
 
     static let byName: [String: any YoloModule.Type] = {

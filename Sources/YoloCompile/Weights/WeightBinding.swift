@@ -10,6 +10,8 @@ public final class BoundParameters: ParameterSource {
     public private(set) var missing: [String] = []
     public private(set) var mismatched: [String] = []
     private var mismatchedNames = Set<String>()
+    /// Tensors of the file that belong to modules the model builds but never runs (shape-checked).
+    public private(set) var unusedByModel: [String] = []
 
     public init(store: WeightStore, partial: Bool = false, seed: UInt64 = 0) {
         self.store = store
@@ -52,6 +54,17 @@ public final class BoundParameters: ParameterSource {
         bound.insert(name)
     }
 
+    /// A parameter the model holds but never runs: the file's copy must have its shape, then is set aside.
+    public func unused(named name: String, shape: [Int]) throws {
+        guard let e = store[name] else { return }
+        guard e.shape == shape else {
+            let m = "\(name) is \(e.shape) in the file, the model needs \(shape)"
+            if mismatchedNames.insert(name).inserted { mismatched.append(m) }
+            return
+        }
+        if bound.insert(name).inserted { unusedByModel.append(name) }
+    }
+
     public var unexpected: [String] {
         store.names.filter { !bound.contains($0) && !mismatchedNames.contains($0) && !Self.isIgnorable($0) }
     }
@@ -73,6 +86,9 @@ public final class BoundParameters: ParameterSource {
                 + (partial || !mismatched.isEmpty ? "" : "; use --partial-weights to seed missing tensors and skip unexpected ones"))
         }
         var notes: [String] = []
+        if !unusedByModel.isEmpty {
+            notes.append("\(unusedByModel.count) tensors in \(store.file) belong to modules the model builds but never runs, so they are not exported: \(list(unusedByModel))")
+        }
         if !missing.isEmpty { notes.append("\(missing.count) tensors missing from \(store.file), seeded instead: \(list(missing))") }
         if !unexpected.isEmpty { notes.append("\(unexpected.count) tensors in \(store.file) unused: \(list(unexpected))") }
         return notes
