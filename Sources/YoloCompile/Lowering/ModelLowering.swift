@@ -84,6 +84,7 @@ public enum ModelLowering {
         var strides: [Int] = []
         var requirementRows: [LayerRow] = []
         var last: ValueID? = nil
+        var headOutputs: [ValueID]? = nil
         for row in config.rows {
             let i = row.index
             let layer = i + layerOffset
@@ -116,6 +117,9 @@ public enum ModelLowering {
                     throw fail("'from' \(f) names layer \(j), an empty slot: the backbone in row 0 fills layers \(filled) to 4")
                 }
             }
+            if type is any MultiOutputHead.Type && i != config.rows.count - 1 {
+                throw fail("\(row.module) returns the model's outputs (detections and mask prototypes), so it must be the last row")
+            }
             if type is any MultiOutputModule.Type && i != 0 {
                 throw fail("\(row.module) returns several feature maps, so it must be the first row (layers 0 to 4 hold its outputs)")
             }
@@ -136,6 +140,7 @@ public enum ModelLowering {
             do {
                 ys = try b.scoped("model.\(i)") {
                     if let backbone { return try backbone.lowerFeatures(b, sources) }
+                    if let head = module as? any MultiOutputHead { return try head.lowerOutputs(b, sources) }
                     if ctx.repeats == 1 { return [try module.lower(b, sources)] }
                     var v = sources[0]
                     for r in 0..<ctx.repeats { v = try b.scoped(String(r)) { try module.lower(b, [v]) } }
@@ -145,7 +150,7 @@ public enum ModelLowering {
                 throw fail("\(row.module): \(e.message)")
             }
             requirementRows += Array(repeating: row, count: b.sizeRequirements.count - requirementsBefore)
-            if let detect = module as? DetectModule { strides = detect.strides(b, sources).map { Int($0) } }
+            if let head = module as? any DetectionHead { strides = head.strides(b, sources).map { Int($0) } }
             let params = b.graph.constantOrder[before...].reduce(0) { n, v in
                 guard let c = b.graph.constants[v], c.kind == .parameter else { return n }
                 return n + c.tensor.count
@@ -162,12 +167,13 @@ public enum ModelLowering {
                 outputs.append(ys[0])
                 channels.append(module.outputChannels)
             }
-            last = ys.last
+            last = backbone != nil ? ys.last : ys[0]
+            if module is any MultiOutputHead { headOutputs = ys }
             // The seed's parse_model gives the backbone itself m_.i = 4, its last slot.
             layers.append(LayerInfo(index: i, layer: backbone != nil ? outputs.count - 1 : layer,
                                     from: row.fromDescription, number: depth, module: row.module,
                                     arguments: module.constructorArguments, parameters: params,
-                                    outputShape: ys.last.map { b.type($0).shape } ?? []))
+                                    outputShape: (backbone != nil ? ys.last : ys.first).map { b.type($0).shape } ?? []))
             if backbone != nil { layers[layers.count - 1].featureShapes = ys.map { b.type($0).shape } }
             layers[layers.count - 1].unusedParameters = b.unusedParameters[unusedBefore...].reduce(0) { $0 + $1.count }
         }
@@ -175,7 +181,8 @@ public enum ModelLowering {
         guard let last else {
             throw ConfigError(file: config.file, line: nil, "backbone and head hold no layers")
         }
-        b.output(last, name: "output0")
+        // A multi-output head (Segment) gives output0, output1, ...; otherwise the last layer is output0.
+        for (k, v) in (headOutputs ?? [last]).enumerated() { b.output(v, name: "output\(k)") }
         let stride = strides.max() ?? 32
         let names = config.names ?? (0..<config.nc).map(String.init)
         b.setMetadata("stride", String(stride))
@@ -205,6 +212,26 @@ extension MultiOutputModule {
         }
         return last
     }
+}
+
+/// A head whose forward returns several model outputs (Segment: detections, then mask prototypes).
+/// It must be the last row; its outputs become output0, output1, ...
+public protocol MultiOutputHead: YoloModule {
+    func lowerOutputs(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> [ValueID]
+}
+
+extension MultiOutputHead {
+    public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
+        guard let first = try lowerOutputs(b, inputs).first else {
+            throw ShapeError(layer: b.currentScope, op: "head", message: "returns no outputs")
+        }
+        return first
+    }
+}
+
+/// A head that decodes boxes at strides (Detect, DecoupledDetect, Segment): the model's strides are its.
+protocol DetectionHead {
+    func strides(_ b: GraphBuilder, _ inputs: [ValueID]) -> [Float]
 }
 
 /// What a layer needs of the image size: a patch size that must divide its feature map, say.

@@ -49,18 +49,21 @@ public struct UpsampleModule: YoloModule {
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
         let x = inputs[0]
-        let attrs: [String: Attribute] = [
-            "coordinate_transformation_mode": .string("asymmetric"), "mode": .string("nearest"),
-            "nearest_mode": .string("floor"),
-        ]
-        if let scale {
-            let scales = b.constant(.vector([1, 1, Float(scale), Float(scale)]))
-            return try b.op("Resize", [x, nil, scales], attrs)
-        }
+        if let scale { return try lowerNearestUpsample(b, x, scale: scale) }
         let s = b.type(x).shape
         let side = size ?? s[2]
-        return try b.op("Resize", [x, nil, nil, b.constant(ints: [s[0], s[1], side, side])], attrs)
+        return try b.op("Resize", [x, nil, nil, b.constant(ints: [s[0], s[1], side, side])], nearestResize)
     }
+}
+
+/// Resize attributes that reproduce PyTorch's 'nearest' interpolation.
+let nearestResize: [String: Attribute] = [
+    "coordinate_transformation_mode": .string("asymmetric"), "mode": .string("nearest"), "nearest_mode": .string("floor"),
+]
+
+/// `nn.Upsample(scale_factor=scale, mode='nearest')`.
+func lowerNearestUpsample(_ b: GraphBuilder, _ x: ValueID, scale: Int) throws -> ValueID {
+    try b.op("Resize", [x, nil, b.constant(.vector([1, 1, Float(scale), Float(scale)]))], nearestResize)
 }
 
 /// `nn.BatchNorm2d(c)` standing alone (eps 1e-3, as YOLOv5's initialize_weights sets it).

@@ -129,7 +129,7 @@ public enum ModuleRegistry {
         BottleneckModule.self, BottleneckCSPModule.self, C3Module.self,
         SPPModule.self, SPPFModule.self,
         ConcatModule.self, UpsampleModule.self, BatchNorm2dModule.self,
-        DetectModule.self,
+        DetectModule.self, DecoupledDetectModule.self, SegmentModule.self,
         EfficientViTModule.self, MV2BlockModule.self, MobileViTAttentionModule.self,
         MobileNetV3Module.self, ConvNeXtBlockModule.self,
     ]
