@@ -124,12 +124,22 @@ public struct C3Module: YoloModule {
     public var constructorArguments: [ArgValue] { a.constructorArguments }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
-        let x = inputs[0]
-        let c_ = Int(Double(a.c2) * a.e)
-        let t = try lowerConvSubmodule(b, "cv1", x, a.c1, c_, act: act)
-        let m = try lowerBottleneckStack(b, t, c: c_, n: a.n, shortcut: a.shortcut, g: a.g, act: act)
-        let y2 = try lowerConvSubmodule(b, "cv2", x, a.c1, c_, act: act)
-        let cat = try b.op("Concat", [m, y2], ["axis": .int(1)])
-        return try lowerConvSubmodule(b, "cv3", cat, 2 * c_, a.c2, act: act)
+        try lowerC3(b, inputs[0], c1: a.c1, c2: a.c2, e: a.e, act: act) { t, c_ in
+            try lowerBottleneckStack(b, t, c: c_, n: a.n, shortcut: a.shortcut, g: a.g, act: act)
+        }
     }
+}
+
+/// C3's frame around its `m` (Bottlenecks in C3; CrossConvs, a TransformerBlock, an SPP or
+/// GhostBottlenecks in C3x, C3TR, C3SPP, C3Ghost): cv3(cat(m(cv1(x)), cv2(x))), c_ = int(c2 * e).
+/// `m` receives cv1's output and c_, and builds its submodules under the scope `m`.
+func lowerC3(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, e: Double, act: Activation,
+             m: (ValueID, Int) throws -> ValueID) throws -> ValueID
+{
+    let c_ = Int(Double(c2) * e)
+    let t = try lowerConvSubmodule(b, "cv1", x, c1, c_, act: act)
+    let y1 = try m(t, c_)
+    let y2 = try lowerConvSubmodule(b, "cv2", x, c1, c_, act: act)
+    let cat = try b.op("Concat", [y1, y2], ["axis": .int(1)])
+    return try lowerConvSubmodule(b, "cv3", cat, 2 * c_, c2, act: act)
 }

@@ -127,8 +127,11 @@ public enum ModuleRegistry {
     public static let modules: [any YoloModule.Type] = [
         ConvModule.self, DWConvModule.self, FocusModule.self,
         BottleneckModule.self, BottleneckCSPModule.self, C3Module.self,
-        SPPModule.self, SPPFModule.self,
-        ConcatModule.self, UpsampleModule.self, BatchNorm2dModule.self,
+        SPPModule.self, SPPFModule.self, C3SPPModule.self,
+        GhostConvModule.self, GhostBottleneckModule.self, C3GhostModule.self,
+        CrossConvModule.self, C3xModule.self, C3TRModule.self, MixConv2dModule.self,
+        ConvTranspose2dModule.self, DWConvTranspose2dModule.self,
+        ConcatModule.self, UpsampleModule.self, BatchNorm2dModule.self, ContractModule.self, ExpandModule.self,
         DetectModule.self, DecoupledDetectModule.self, SegmentModule.self,
         EfficientViTModule.self, MV2BlockModule.self, MobileViTAttentionModule.self,
         MobileNetV3Module.self, ConvNeXtBlockModule.self,

@@ -6,8 +6,9 @@
 ///     %s = Shape(%x)                                   const %s: i64[4] = [1,3,640,640]
 ///
 /// The dead inputs are left for dead-code elimination. A relayout of a trained tensor (a Linear
-/// weight's Transpose) stays a parameter, so parameter counts survive the fold; anything computed
-/// from one (a gathered bias table) is a derived constant.
+/// weight's Transpose) or a slice of one (MultiheadAttention's q, k and v thirds of in_proj_weight)
+/// stays a parameter, so parameter counts survive the fold; anything computed from one (a gathered
+/// bias table) is a derived constant.
 public let constantFoldingPass = Pass(name: "constant-folding") { g in
     var changes: [String] = []
     var dead = Set<Int>()
@@ -25,7 +26,7 @@ public let constantFoldingPass = Pass(name: "constant-folding") { g in
             guard !n.inputs.isEmpty, inputs.count == n.inputs.count else { continue }
             folded = try Kernels.run(KernelContext(node: n, inputs: inputs, outputTypes: n.outputs.map(g.type(of:))))
         }
-        let relayout = ["Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"].contains(n.op)
+        let relayout = ["Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Slice"].contains(n.op)
             && n.inputs.first.flatMap { $0.flatMap { g.constants[$0]?.kind } } == .parameter
         for (v, t) in zip(n.outputs, folded) {
             g.constants[v] = Constant(tensor: t, kind: relayout ? .parameter : .constant)

@@ -13,7 +13,7 @@ public struct Pass: Sendable {
 extension Pass {
     /// Every pass, by name, for tools and tests that name passes in text.
     public static var all: [Pass] {
-        [.fuseConvBatchNorm, .replaceBatchNorm, .constantFolding, .identityElimination, .deadCodeElimination]
+        [.splitBatchNormOverConcat, .fuseConvBatchNorm, .replaceBatchNorm, .constantFolding, .identityElimination, .deadCodeElimination]
     }
 
     public static func named(_ name: String) -> Pass? { all.first { $0.name == name } }
@@ -39,7 +39,8 @@ public struct PassManager: Sendable {
 
     /// Conv+BN fusion and the clean-ups: what `export` runs by default.
     public static let standard = PassManager([
-        .fuseConvBatchNorm, .replaceBatchNorm, .constantFolding, .identityElimination, .deadCodeElimination,
+        .splitBatchNormOverConcat, .fuseConvBatchNorm, .replaceBatchNorm, .constantFolding, .identityElimination,
+        .deadCodeElimination,
     ])
 
     /// Clean-ups only; BatchNormalization stays (`export --no-fuse`).
