@@ -26,3 +26,15 @@ func errorText(_ body: () throws -> Void) -> String? {
 func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     zip(a.floats, b.floats).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
+
+/// A minimal safetensors writer for tests (F32 only).
+func safetensors(_ tensors: [(String, Tensor)]) -> [UInt8] {
+    var header: [String] = []
+    var data: [UInt8] = []
+    for (name, t) in tensors {
+        header.append("\"\(name)\":{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(data.count),\(data.count + 4 * t.count)]}")
+        t.floats.withUnsafeBytes { data += $0 }
+    }
+    let h = Array(("{" + header.joined(separator: ",") + "}").utf8)
+    return (0..<8).map { UInt8((h.count >> (8 * $0)) & 0xFF) } + h + data
+}

@@ -71,18 +71,6 @@ final class WeightsTests: XCTestCase {
         ])
     }
 
-    /// A minimal safetensors writer for tests (F32 only).
-    func safetensors(_ tensors: [(String, Tensor)]) -> [UInt8] {
-        var header: [String] = []
-        var data: [UInt8] = []
-        for (name, t) in tensors {
-            header.append("\"\(name)\":{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(data.count),\(data.count + 4 * t.count)]}")
-            t.floats.withUnsafeBytes { data += $0 }
-        }
-        let h = Array(("{" + header.joined(separator: ",") + "}").utf8)
-        return (0..<8).map { UInt8((h.count >> (8 * $0)) & 0xFF) } + h + data
-    }
-
     func testSafetensorsHeaderIsValidated() throws {
         func file(_ header: String, data: Int) -> String {
             var b = [UInt8](repeating: 0, count: 8)
