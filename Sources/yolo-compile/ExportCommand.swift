@@ -8,7 +8,8 @@ struct ExportCommand: ParsableCommand {
         discussion: """
         The graph is fused (Conv+BatchNorm folded, standalone BatchNorms made exact scale-and-shift), constant \
         folded and cleaned before it is written. The input is `images` (batch, 3, H, W); the output `output0` \
-        is (batch, anchors x cells, 5 + nc) with boxes decoded, as YOLOv5's exporter writes it. The file is \
+        is (batch, anchors x cells, 5 + nc) with boxes decoded, as YOLOv5's exporter writes it; a Segment head adds \
+        its 32 mask coefficients to each row and writes the mask prototypes as `output1`. The file is \
         written under a temporary name and renamed, so a failure never leaves a partial model.
 
         Weights: with no --weights the parameters are seeded (deterministic, untrained). --weights binds a \
@@ -50,8 +51,8 @@ struct ExportCommand: ParsableCommand {
                 for r in c.reports { print("\(r.pass): \(r.changes.count) changes, \(r.nodesBefore) -> \(r.nodesAfter) nodes") }
             }
             try OnnxWriter.write(c.optimized, to: output, options: OnnxWriteOptions(opset: opset, float16: half))
-            let t = c.optimized.type(of: c.optimized.outputs[0])
-            print("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, output0 \(t)\(half ? " (written as float16)" : "")")
+            let outs = c.optimized.outputs.map { "\(c.optimized.name(of: $0)) \(c.optimized.type(of: $0))" }.joined(separator: ", ")
+            print("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, \(outs)\(half ? " (written as float16)" : "")")
             print("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)); pass --weights for trained ones"))
         }
     }

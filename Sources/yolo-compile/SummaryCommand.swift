@@ -48,7 +48,8 @@ struct SummaryCommand: ParsableCommand {
             print("YOLOv5 fuse(): \(c.lowered.yolov5FusedParameters) parameters (BatchNorms of Conv modules folded)")
             print(String(format: "fused:   %d nodes, %d parameters, %.1f GFLOPs (every BatchNorm folded)", c.optimized.nodes.count, fusedParams,
                          graphFLOPs(c.optimized) / 1e9))
-            print("output0 \(c.optimized.type(of: c.optimized.outputs[0])), strides \(c.lowered.strides)")
+            let outs = c.optimized.outputs.map { "\(c.optimized.name(of: $0)) \(c.optimized.type(of: $0))" }.joined(separator: ", ")
+            print("\(outs), strides \(c.lowered.strides)")
             print("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)), no trained weights"))
         }
     }

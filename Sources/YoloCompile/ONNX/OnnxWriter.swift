@@ -87,8 +87,9 @@ public enum OnnxWriter {
         for (v, c) in written { inits.append(tensor(c.tensor, name: g.name(of: v), half: half(v), arena)) }
         // Model numbers the spelling adds come before the placeholders: re-imported, they are ordinary
         // initializers and the placeholders are dropped, so this order round-trips.
-        for (name, t) in extraData { inits.append(tensor(t, name: name, half: options.float16, arena)) }
-        for (name, t) in extra { inits.append(tensor(t, name: name, half: false, arena)) }
+        // Not pinned: only the graph's own constants are filled in by `pinned`; these are copied now.
+        for (name, t) in extraData { inits.append(tensor(t, name: name, half: options.float16, pinned: false, arena)) }
+        for (name, t) in extra { inits.append(tensor(t, name: name, half: false, pinned: false, arena)) }
         graph.pointee.n_initializer = inits.count
         graph.pointee.initializer = arena.array(inits)
 
