@@ -2,7 +2,9 @@
 """Benchmarks yolo-compile and writes BENCHMARKS.md. Rerun with: .venv/bin/python tools/bench.py
 
 - whole-process time of `yolo-compile export` (median of 5 runs) for YOLOv5 n and s, the EfficientViT
-  backbones M0 and M5 (seed 001) and MobileViT (seed 000, at 576: 640 does not divide into its patches);
+  backbones M0 and M5 (seed 001), MobileViT (seed 000, at 576: 640 does not divide into its patches),
+  MobileNetV3 large and small (seed 002), ConvNeXt-T stages (seed 003), yolov5s with the decoupled head
+  (seed 004) and yolov5s-seg;
 - interpreter latency on that file against onnxruntime on the same file, in the same run,
   2 threads each (OPENBLAS_NUM_THREADS=2; onnxruntime intra_op_num_threads=2), as a ratio;
 - `export best.pt` from YOLOv5-style float16 checkpoints (made by tools/make_checkpoint.py):
@@ -27,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("YOLO_COMPILE", str(ROOT / ".build/release/yolo-compile"))
 REPEAT = 10
 MODELS = [("yolov5n", 640), ("yolov5s", 640), ("yolov5-efficientvit", 640), ("yolov5-efficientvit-m5", 640),
-          ("yolov5-mobilevit", 576)]
+          ("yolov5-mobilevit", 576), ("yolov5-mobilenetv3", 640), ("yolov5-mobilenetv3-small", 640),
+          ("yolov5-convnext", 640), ("yolov5s-decoupled", 640), ("yolov5s-seg", 640)]
 
 
 def main():

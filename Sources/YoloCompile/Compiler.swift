@@ -112,7 +112,9 @@ public func graphFLOPs(_ g: Graph) -> Double {
     for n in g.nodes {
         switch n.op {
         case "MatMul":
-            guard let w = n.inputs[1], fixed.contains(w) else { continue }
+            // nn.MultiheadAttention (C3TR's `ma`) has no thop rule and calls its projections functionally,
+            // so thop counts none of its MatMuls.
+            guard let w = n.inputs[1], fixed.contains(w), !n.name.contains("/ma/") else { continue }
             let k = g.type(of: w).shape.dropLast().last ?? 1
             flops += 2 * Double(g.type(of: n.outputs[0]).count) * Double(k)
         case "Gemm":

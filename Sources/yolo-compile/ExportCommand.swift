@@ -9,7 +9,7 @@ struct ExportCommand: ParsableCommand {
         The graph is fused (Conv+BatchNorm folded, standalone BatchNorms made exact scale-and-shift), constant \
         folded and cleaned before it is written. The input is `images` (batch, 3, H, W); the output `output0` \
         is (batch, anchors x cells, 5 + nc) with boxes decoded, as YOLOv5's exporter writes it; a Segment head adds \
-        its 32 mask coefficients to each row and writes the mask prototypes as `output1`. The file is \
+        its nm mask coefficients (32 in YOLOv5's configs) to each row and writes the mask prototypes as `output1`. The file is \
         written under a temporary name and renamed, so a failure never leaves a partial model.
 
         Weights: with no --weights the parameters are seeded (deterministic, untrained). --weights binds a \

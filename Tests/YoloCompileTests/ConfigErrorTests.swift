@@ -19,7 +19,7 @@ final class ConfigErrorTests: XCTestCase {
 
     func testUnknownModule() {
         let m = message(header + "\n   [-1, 1, Conv9, [32]]]\nhead: []\n") ?? ""
-        XCTAssertTrue(m.hasPrefix("bad.yaml:6: layer 1: unknown module 'Conv9' (known: BatchNorm2d, Bottleneck, BottleneckCSP, C3, Concat, Conv,"), m)
+        XCTAssertTrue(m.hasPrefix("bad.yaml:6: layer 1: unknown module 'Conv9' (known: BatchNorm2d, Bottleneck, BottleneckCSP, C3, C3Ghost, C3SPP, C3TR, C3x, Concat, Contract, Conv,"), m)
     }
 
     func testFromOutOfRangeAndForward() {

@@ -10,7 +10,7 @@ final class SeedHeadsAndBackbonesTests: XCTestCase {
         XCTAssertEqual(c.lowered.pytorchParameters, 4_778_883)
         XCTAssertEqual(c.lowered.layers[0].parameters, 2_970_118)
         XCTAssertEqual(c.lowered.layers[1].parameters, 953_792)  // SPPF(960, 256): 960*480 + 960 + 1920*256 + 512
-        XCTAssertEqual(c.lowered.layers[0].arguments, [.string("large")])
+        XCTAssertEqual(c.lowered.layers[0].arguments, [])  // the seed's MobileNetV3(): the large network
         // Outputs by channel count: the last 24-, 40-, 112- and 960-channel module outputs, at strides 4-32.
         XCTAssertEqual(c.lowered.layers[0].featureShapes, [[1, 24, 160, 160], [1, 40, 80, 80], [1, 112, 40, 40], [1, 960, 20, 20]])
         XCTAssertEqual(c.lowered.layers.map(\.layer), [4] + (5...20).map { $0 })
@@ -145,7 +145,8 @@ final class SeedHeadsAndBackbonesTests: XCTestCase {
     }
 
     /// The seed's channel layout: the concatenation (box 4na, conf na, labels nc*na) is viewed as
-    /// (na, 5 + nc): anchor 0's five box/conf values are m_box channels 0-4, i.e. box values of anchor 1.
+    /// (na, 5 + nc): anchor 0's x, y, w, h are m_box channels 0-3 and its "conf" is channel 4, which
+    /// is anchor 1's first box value; the concatenation order and widths are what this pins.
     func testDecoupledHeadKeepsTheSeedsChannelLayout() throws {
         let c = try Compiler.compile(configFile: Repo.sample("yolov5s-decoupled"), options: CompileOptions(imageHeight: 64, imageWidth: 64))
         let g = c.lowered.graph

@@ -82,6 +82,17 @@ final class YOLOv5ModuleTests: XCTestCase {
         check(l[2], params: 61_344 + 60_000 + 192, shape: [1, 96, 32, 32])
     }
 
+    func testMixConv2dBatchNormFoldsIntoItsConvs() throws {
+        let yaml = "nc: 1\nanchors: 1\nbackbone:\n  [[-1, 1, Conv, [16, 1, 1]],\n   [-1, 1, MixConv2d, [32, [1, 3, 5], 2]],\n   [-1, 1, MixConv2d, [32, [3, 5]]]]\nhead: []\n"
+        let c = try Compiler.compile(configFile: temporaryFile("mixconv-fold.yaml", contents: yaml), options: CompileOptions(imageHeight: 64, imageWidth: 64))
+        XCTAssertEqual(c.reports.first { $0.pass == "split-batchnorm-over-concat" }?.changes.count, 2)
+        XCTAssertEqual(c.reports.first { $0.pass == "replace-batchnorm" }?.changes, [])
+        // Each MixConv2d's BatchNorm2d(32) (64 parameters) becomes 32 conv biases: 64 - 2 * 32 fewer in all.
+        XCTAssertEqual(c.optimized.constantElementCount(kinds: [.parameter]),
+                       c.lowered.pytorchParameters - 16 /* the Conv's BN: 2c -> c */ - 2 * 32)
+        XCTAssertEqual(c.lowered.layers[1].arguments.map(\.description), ["16", "32", "[1, 3, 5]", "2"])
+    }
+
     func testMixConv2dChannelSharesFollowPyTorch() throws {
         // torch.linspace(0, 3 - 1e-6, 16) in float32: index 5 is 0.9999997, so floor() gives six 0s, then
         // five 1s and five 2s: shares 6, 5, 5. Groups gcd(8, 6) = 2 and gcd(8, 5) = 1:

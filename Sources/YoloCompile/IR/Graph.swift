@@ -172,6 +172,9 @@ public struct NameAllocator {
 
     public init(_ g: Graph) { taken = Set(g.values.map(\.name)) }
 
+    /// Over any set of taken names (node names, say).
+    public init(names: [String]) { taken = Set(names) }
+
     public mutating func unique(_ base: String) -> String {
         var name = base, k = 0
         while taken.contains(name) { k += 1; name = "\(base)_\(k)" }

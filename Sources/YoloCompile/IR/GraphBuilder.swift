@@ -55,22 +55,25 @@ public final class GraphBuilder {
     public func parameter(_ local: String, shape: [Int], kind: ConstantKind = .parameter,
                           initializer: ParameterInit) throws -> ValueID
     {
-        let name = scope.isEmpty ? local : currentScope + "." + local
-        guard shape.allSatisfy({ $0 >= 1 }), let n = ShapeRules.elementCount(shape), n <= 1 << 30 else {
-            throw ShapeError(layer: currentScope, op: "parameter", message: "\(name) would have shape \(shape): sizes must be positive and at most 2^30 elements")
-        }
+        let name = try checkedParameterName(local, shape: shape)
         let t = try parameters.tensor(named: name, shape: shape, kind: kind, initializer: initializer)
         return graph.addConstant(name: name, tensor: t, kind: kind)
     }
 
     /// A parameter of the current module that the forward pass never uses: declared, not added to the graph.
     public func unusedParameter(_ local: String, shape: [Int]) throws {
+        let name = try checkedParameterName(local, shape: shape)
+        try parameters.unused(named: name, shape: shape)
+        unusedParameters.append(DeclaredTensor(name: name, shape: shape))
+    }
+
+    /// The state_dict name of `local` in the current scope, once `shape` is known to be sane.
+    private func checkedParameterName(_ local: String, shape: [Int]) throws -> String {
         let name = scope.isEmpty ? local : currentScope + "." + local
         guard shape.allSatisfy({ $0 >= 1 }), let n = ShapeRules.elementCount(shape), n <= 1 << 30 else {
             throw ShapeError(layer: currentScope, op: "parameter", message: "\(name) would have shape \(shape): sizes must be positive and at most 2^30 elements")
         }
-        try parameters.unused(named: name, shape: shape)
-        unusedParameters.append(DeclaredTensor(name: name, shape: shape))
+        return name
     }
 
     /// A buffer PyTorch derives from the architecture (EfficientViT's `attention_bias_idxs`): computed

@@ -61,7 +61,7 @@ public enum ShapeRules {
         r["Squeeze"] = squeezeRule
         r["Cast"] = castRule
         registerTransformerRules(&r)
-        registerLinearRules(&r)
+        registerGemmConvTransposeRules(&r)
         return r
     }()
 
@@ -74,7 +74,7 @@ public enum ShapeRules {
         for op in ["MaxPool", "AveragePool", "Sigmoid", "Relu", "LeakyRelu", "HardSwish", "HardSigmoid", "Exp", "Sqrt",
                    "Tanh", "Erf", "Gelu", "Softplus", "Clip", "Reciprocal"] { m[op] = [0] }
         m.merge(transformerFloatInputs) { a, _ in a }
-        m.merge(linearFloatInputs) { a, _ in a }
+        m.merge(gemmConvTransposeFloatInputs) { a, _ in a }
         return m
     }()
 

@@ -46,12 +46,13 @@ public func lowerConvBNAct(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, k:
     return try lowerConvBNAct(b, x, c1: c1, c2: c2, kernel: (k, k), stride: (s, s), pad: (pad, pad), g: g, d: d, act: act)
 }
 
-/// YOLOv5 `Conv` with a (height, width) kernel and stride; autopad gives (kh // 2, kw // 2).
+/// YOLOv5 `Conv` with a (height, width) kernel and stride; autopad pads each side for its (dilated) kernel.
 public func lowerConvBNAct(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, kernel: (Int, Int), stride: (Int, Int),
                            pad: (Int, Int)? = nil, g: Int = 1, d: Int = 1, act: Activation) throws -> ValueID
 {
     let y = try b.scoped("conv") {
-        try lowerConv2d(b, x, c1: c1, c2: c2, kernel: kernel, stride: stride, pad: pad ?? (kernel.0 / 2, kernel.1 / 2),
+        try lowerConv2d(b, x, c1: c1, c2: c2, kernel: kernel, stride: stride,
+                        pad: pad ?? (autopad(kernel.0, nil, dilation: d), autopad(kernel.1, nil, dilation: d)),
                         g: g, d: d, bias: false)
     }
     let z = try b.scoped("bn") { try lowerBatchNorm2d(b, y, c: c2) }

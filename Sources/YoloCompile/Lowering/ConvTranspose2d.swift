@@ -39,11 +39,12 @@ public struct ConvTranspose2dModule: YoloModule {
         guard outputPadding >= 0, outputPadding < max(s, d) else {
             throw ctx.fail("output_padding \(outputPadding) must be smaller than stride \(s) or dilation \(d)")
         }
+        arguments = ctx.args
     }
 
+    let arguments: [ArgValue]
     public var outputChannels: Int { c2 }
-    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2)] + ctxArguments }
-    var ctxArguments: [ArgValue] { [.int(k), .int(s)] + (p != 0 || outputPadding != 0 ? [.int(p)] : []) + (outputPadding != 0 ? [.int(outputPadding)] : []) }
+    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2)] + arguments.dropFirst() }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
         try lowerConvTranspose2d(b, inputs[0], c1: c1, c2: c2, k: k, s: s, p: p, outputPadding: outputPadding, g: g, d: d, bias: bias)
@@ -66,10 +67,12 @@ public struct DWConvTranspose2dModule: YoloModule {
         p2 = try ctx.int(4, "p2", default: 0)
         guard k >= 1, s >= 1, p1 >= 0 else { throw ctx.fail("k and s must be positive and p1 non-negative") }
         guard p2 >= 0, p2 < s else { throw ctx.fail("p2 (output padding) \(p2) must be smaller than the stride \(s)") }
+        arguments = ctx.args
     }
 
+    let arguments: [ArgValue]
     public var outputChannels: Int { c2 }
-    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2), .int(k), .int(s), .int(p1), .int(p2)] }
+    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2)] + arguments.dropFirst() }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
         try lowerConvTranspose2d(b, inputs[0], c1: c1, c2: c2, k: k, s: s, p: p1, outputPadding: p2, g: gcd(c1, c2), d: 1, bias: true)

@@ -32,10 +32,12 @@ public struct CrossConvModule: YoloModule {
         guard k >= 1, s >= 1, g >= 1 else { throw ctx.fail("k, s and g must be positive") }
         guard Int(Double(c2) * e) >= 1, e <= 64 else { throw ctx.fail("expansion e = \(e) gives \(Int(Double(c2) * e)) hidden channels; needs at least 1") }
         act = ctx.defaultActivation
+        arguments = ctx.args
     }
 
+    let arguments: [ArgValue]
     public var outputChannels: Int { c2 }
-    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2), .int(k), .int(s)] }
+    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2)] + arguments.dropFirst() }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
         try lowerCrossConv(b, inputs[0], c1: c1, c2: c2, k: k, s: s, g: g, e: e, shortcut: shortcut, act: act)

@@ -22,9 +22,9 @@ func lowerGhostBottleneck(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, k: 
                           act: Activation) throws -> ValueID
 {
     let c_ = c2 / 2
-    var y = try b.scoped("conv") {
+    let y = try b.scoped("conv") {
         var y = try b.scoped("0") { try lowerGhostConv(b, x, c1: c1, c2: c_, act: act) }
-        if s == 2 { y = try b.scoped("1") { try lowerConvBNAct(b, y, c1: c_, c2: c_, k: k, s: s, g: gcd(c_, c_), act: .identity) } }
+        if s == 2 { y = try b.scoped("1") { try lowerConvBNAct(b, y, c1: c_, c2: c_, k: k, s: s, g: c_, act: .identity) } }
         return try b.scoped("2") { try lowerGhostConv(b, y, c1: c_, c2: c2, act: .identity) }
     }
     var shortcut = x
@@ -34,8 +34,7 @@ func lowerGhostBottleneck(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, k: 
             return try b.scoped("1") { try lowerConvBNAct(b, d, c1: c1, c2: c2, act: .identity) }
         }
     }
-    y = try b.op("Add", [y, shortcut])
-    return y
+    return try b.op("Add", [y, shortcut])
 }
 
 /// `GhostConv(c1, c2, k=1, s=1, g=1, act=True)` as a layer.
@@ -53,10 +52,14 @@ public struct GhostConvModule: YoloModule {
         g = try ctx.int(3, "g", default: 1)
         act = try ctx.activation(4)
         guard k >= 1, s >= 1, g >= 1 else { throw ctx.fail("k, s and g must be positive") }
+        // cat(cv1(x), cv2(cv1(x))) has 2 * (c2 // 2) channels: an odd c2 would lose one.
+        guard c2 >= 2, c2 % 2 == 0 else { throw ctx.fail("output channels must be even (two halves of c2 // 2), got \(c2)") }
+        arguments = ctx.args
     }
 
+    let arguments: [ArgValue]
     public var outputChannels: Int { c2 }
-    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2), .int(k), .int(s)] }
+    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2)] + arguments.dropFirst() }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
         try lowerGhostConv(b, inputs[0], c1: c1, c2: c2, k: k, s: s, g: g, act: act)
@@ -77,15 +80,17 @@ public struct GhostBottleneckModule: YoloModule {
         k = try ctx.int(1, "k", default: 3)
         s = try ctx.int(2, "s", default: 1)
         guard k >= 1, s == 1 || s == 2 else { throw ctx.fail("k must be positive and s 1 or 2, got k \(k), s \(s)") }
-        guard c2 >= 2 else { throw ctx.fail("needs at least 2 output channels, got \(c2)") }
+        guard c2 >= 2, c2 % 2 == 0 else { throw ctx.fail("output channels must be even (two halves of c2 // 2), got \(c2)") }
         guard s == 2 || c1 == c2 else {
             throw ctx.fail("with stride 1 the shortcut is the identity, so input channels \(c1) must equal output channels \(c2)")
         }
         act = ctx.defaultActivation
+        arguments = ctx.args
     }
 
+    let arguments: [ArgValue]
     public var outputChannels: Int { c2 }
-    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2), .int(k), .int(s)] }
+    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2)] + arguments.dropFirst() }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
         try lowerGhostBottleneck(b, inputs[0], c1: c1, c2: c2, k: k, s: s, act: act)

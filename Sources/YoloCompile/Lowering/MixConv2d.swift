@@ -28,6 +28,7 @@ public struct MixConv2dModule: YoloModule {
         equalChannels = try ctx.bool(3, "equal_ch", default: true)
         guard !ks.isEmpty, s >= 1 else { throw ctx.fail("needs at least one kernel size and a positive stride") }
         shares = equalChannels ? Self.equalShares(c2, ks.count) : Self.equalWeightShares(c2, ks)
+        arguments = ctx.args
         guard shares.allSatisfy({ $0 >= 1 }), shares.reduce(0, +) == c2 else {
             throw ctx.fail("splits \(c2) output channels over kernels \(ks) as \(shares); every kernel needs at least 1 and they must add up to \(c2)")
         }
@@ -53,7 +54,8 @@ public struct MixConv2dModule: YoloModule {
     }
 
     public var outputChannels: Int { c2 }
-    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2), .list(ks.map { .int($0) }), .int(s)] + (equalChannels ? [] : [.bool(false)]) }
+    let arguments: [ArgValue]
+    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2)] + arguments.dropFirst() }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
         let x = inputs[0]

@@ -58,10 +58,13 @@ public struct MobileNetV3Module: MultiOutputModule {
         case let v?: throw ctx.fail("config must be 'large' or 'small', got \(v)")
         }
         guard ctx.inputChannels == [3] else { throw ctx.fail("reads a 3-channel image (input_channel=3), got \(ctx.inputChannels) channels") }
+        arguments = ctx.args
     }
 
     public var featureChannels: [Int] { variant.index }
-    public var constructorArguments: [ArgValue] { [.string(name)] }
+    /// As the config gives them (the seed's parse_model calls `MobileNetV3()` with none).
+    let arguments: [ArgValue]
+    public var constructorArguments: [ArgValue] { arguments }
 
     public func lowerFeatures(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> [ValueID] {
         try b.scoped("model") {

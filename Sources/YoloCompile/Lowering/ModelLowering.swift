@@ -129,8 +129,8 @@ public enum ModelLowering {
             let module = try type.init(&ctx)
             if ctx.repeats > 1 && sources.count > 1 { throw fail("\(row.module) with several inputs cannot be repeated") }
             let backbone = module as? any MultiOutputModule
-            if backbone != nil {
-                guard ctx.repeats == 1 else { throw fail("\(row.module) returns several feature maps and cannot be repeated (number must be 1)") }
+            if backbone != nil || module is any MultiOutputHead {
+                guard ctx.repeats == 1 else { throw fail("\(row.module) returns \(backbone != nil ? "several feature maps" : "the model's outputs") and cannot be repeated (number must be 1)") }
             }
 
             let before = b.graph.constantOrder.count
@@ -167,7 +167,8 @@ public enum ModelLowering {
                 outputs.append(ys[0])
                 channels.append(module.outputChannels)
             }
-            last = backbone != nil ? ys.last : ys[0]
+            guard let first = ys.first else { throw fail("\(row.module) produced no output") }
+            last = backbone != nil ? ys.last : first
             if module is any MultiOutputHead { headOutputs = ys }
             // The seed's parse_model gives the backbone itself m_.i = 4, its last slot.
             layers.append(LayerInfo(index: i, layer: backbone != nil ? outputs.count - 1 : layer,

@@ -68,7 +68,7 @@ public struct C3SPPModule: YoloModule {
     let ks: [Int]
     let e: Double
     let act: Activation
-    let extra: [ArgValue]
+    let extraArguments: [ArgValue]
 
     public init(_ ctx: inout ModuleContext) throws {
         (c1, c2) = try ctx.channelArguments()
@@ -78,12 +78,12 @@ public struct C3SPPModule: YoloModule {
         _ = try ctx.int(4, "g", default: 1)
         e = try ctx.double(5, "e", default: 0.5)
         guard Int(Double(c2) * e) >= 2, e <= 64 else { throw ctx.fail("expansion e = \(e) gives \(Int(Double(c2) * e)) hidden channels; SPP needs at least 2") }
-        extra = Array(ctx.args.dropFirst(2))
+        extraArguments = Array(ctx.args.dropFirst(2))
         act = ctx.defaultActivation
     }
 
     public var outputChannels: Int { c2 }
-    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2), .list(ks.map { .int($0) })] + extra }
+    public var constructorArguments: [ArgValue] { [.int(c1), .int(c2), .list(ks.map { .int($0) })] + extraArguments }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
         try lowerC3(b, inputs[0], c1: c1, c2: c2, e: e, act: act) { t, c_ in

@@ -15,17 +15,24 @@ public let splitBatchNormOverConcatPass = Pass(name: "split-batchnorm-over-conca
     let users = g.users()
     let producers = g.producers()
     var names = NameAllocator(g)
+    var nodeNames = NameAllocator(names: g.nodes.map(\.name))
     var rewrites: [Int: (concat: Int, nodes: [Node])] = [:]
+    /// A Conv that fuse-conv-batchnorm can fold into: constant weight, constant or absent bias.
+    func foldableConv(_ v: ValueID) -> Bool {
+        guard let p = producers[v], g.nodes[p].op == "Conv", g.constant(g.nodes[p].inputs[1]) != nil else { return false }
+        let conv = g.nodes[p]
+        return conv.inputs.count < 3 || conv.inputs[2] == nil || g.constant(conv.inputs[2]) != nil
+    }
     for i in g.nodes.indices where g.nodes[i].op == "BatchNormalization" {
         let bn = g.nodes[i]
-        guard let c = bn.inputs[0], let ci = producers[c], g.nodes[ci].op == "Concat",
+        guard bn.inputs.count == 5, let c = bn.inputs[0], let ci = producers[c], g.nodes[ci].op == "Concat",
               g.type(of: c).rank == 4, [1, -3].contains(g.nodes[ci].int("axis", default: 0)),
-              !g.hasOtherUses(c, except: i, users: users), bn.inputs.count == 5,
-              let params = Optional(bn.inputs[1...4].map { $0.flatMap { g.constant($0) } }), params.allSatisfy({ $0 != nil })
+              !g.hasOtherUses(c, except: i, users: users)
         else { continue }
+        let params = bn.inputs[1...4].compactMap { $0.flatMap { v in g.constant(v).map { (v, $0) } } }
         let parts = g.nodes[ci].inputs.compactMap { $0 }
-        guard parts.count == g.nodes[ci].inputs.count, parts.count > 1, Set(parts).count == parts.count,
-              parts.allSatisfy({ v in producers[v].map { g.nodes[$0].op == "Conv" } == true && !g.hasOtherUses(v, except: ci, users: users) })
+        guard params.count == 4, parts.count == g.nodes[ci].inputs.count, parts.count > 1, Set(parts).count == parts.count,
+              parts.allSatisfy({ foldableConv($0) && !g.hasOtherUses($0, except: ci, users: users) })
         else { continue }
         let prefix = g.nodes[i].name
         var start = 0
@@ -34,14 +41,14 @@ public let splitBatchNormOverConcatPass = Pass(name: "split-batchnorm-over-conca
         for (k, v) in parts.enumerated() {
             let t = g.type(of: v), n = t.shape[1]
             var inputs: [ValueID?] = [v]
-            for (j, p) in params.enumerated() {
-                guard let p, let src = bn.inputs[j + 1] else { continue }
+            for (src, p) in params {
                 let slice = Tensor(shape: [n], floats: Array(p.floats[start..<(start + n)]))
                 let kind = g.constants[src]?.kind ?? .parameter
                 inputs.append(g.addConstant(name: names.unique(g.name(of: src) + ".\(k)"), tensor: slice, kind: kind))
             }
             let out = g.addValue(name: names.unique(prefix + "_\(k)_output_0"), type: t)
-            pieces.append(Node(op: "BatchNormalization", name: prefix + "_\(k)", inputs: inputs, outputs: [out], attributes: bn.attributes))
+            pieces.append(Node(op: "BatchNormalization", name: nodeNames.unique(prefix + "_\(k)"), inputs: inputs, outputs: [out],
+                               attributes: bn.attributes))
             outs.append(out)
             start += n
         }

@@ -56,6 +56,7 @@ func registerGemm(_ t: inout [String: Kernel]) {
             let cv = c.floats
             for i in 0..<m { for j in 0..<n { y[i * n + j] = beta * cv[(cs[0] == 1 ? 0 : i) * cs[1] + (cs[1] == 1 ? 0 : j)] } }
         }
+        guard k > 0, m > 0, n > 0 else { return [Tensor(shape: out, floats: y)] }  // BLAS rejects zero leading dimensions
         a.floats.withUnsafeBufferPointer { ap in
         b.floats.withUnsafeBufferPointer { bp in
         y.withUnsafeMutableBufferPointer { yp in

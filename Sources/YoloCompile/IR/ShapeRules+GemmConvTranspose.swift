@@ -2,12 +2,12 @@
 // (ConvTranspose), which the YOLOv5 modules and MobileNetV3's squeeze-excite bring.
 
 extension ShapeRules {
-    static func registerLinearRules(_ r: inout [String: ShapeRule]) {
+    static func registerGemmConvTransposeRules(_ r: inout [String: ShapeRule]) {
         r["Gemm"] = gemmRule
         r["ConvTranspose"] = convTransposeRule
     }
 
-    static let linearFloatInputs: [String: [Int]] = ["Gemm": [0, 1, 2], "ConvTranspose": [0, 1, 2]]
+    static let gemmConvTransposeFloatInputs: [String: [Int]] = ["Gemm": [0, 1, 2], "ConvTranspose": [0, 1, 2]]
 
     /// Y = alpha * A' * B' + beta * C, A' and B' transposed by `transA` / `transB`; C broadcasts to Y.
     static func gemmRule(_ ctx: ShapeContext) throws -> [TensorType] {
@@ -29,10 +29,12 @@ extension ShapeRules {
         let x = try ctx.type(0), w = try ctx.type(1)
         guard x.rank == 4, w.rank == 4 else { throw ctx.fail("expected 4-D input and weight, got \(x) and \(w)") }
         let g = ctx.node.int("group", default: 1)
-        guard g >= 1, w.shape[0] == x.shape[1], x.shape[1] % g == 0 else {
-            throw ctx.fail("input has \(x.shape[1]) channels but weight \(w) with group \(g) expects \(w.shape[0])")
+        guard g >= 1, g <= max(x.shape[1], 1), w.shape[0] == x.shape[1], x.shape[1] % g == 0,
+              w.shape[1...].allSatisfy({ $0 >= 1 }) else {
+            throw ctx.fail("input has \(x.shape[1]) channels but weight \(w) with group \(g) expects \(w.shape[0]) and non-empty kernels")
         }
-        let m = w.shape[1] * g
+        let (m, overflow) = w.shape[1].multipliedReportingOverflow(by: g)
+        guard !overflow, m <= maxElements else { throw ctx.fail("weight \(w) with group \(g) has too many output channels") }
         if ctx.inputTypes.count > 2, let b = ctx.inputTypes[2], b.shape != [m] {
             throw ctx.fail("bias \(b) does not match \(m) output channels")
         }
