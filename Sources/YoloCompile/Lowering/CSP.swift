@@ -10,17 +10,15 @@ func lowerBottleneck(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, shortcut
     return shortcut && c1 == c2 ? try b.op("Add", [x, y2]) : y2
 }
 
-/// `m`: n Bottlenecks with e=1.0 in an nn.Sequential.
+/// n Bottlenecks with e=1.0 in an nn.Sequential (named `0` ... `n-1` in the current scope).
 func lowerBottleneckStack(_ b: GraphBuilder, _ x: ValueID, c: Int, n: Int, shortcut: Bool, g: Int,
                           act: Activation) throws -> ValueID
 {
-    try b.scoped("m") {
-        var y = x
-        for i in 0..<n {
-            y = try b.scoped(String(i)) { try lowerBottleneck(b, y, c1: c, c2: c, shortcut: shortcut, g: g, e: 1.0, act: act) }
-        }
-        return y
+    var y = x
+    for i in 0..<n {
+        y = try b.scoped(String(i)) { try lowerBottleneck(b, y, c1: c, c2: c, shortcut: shortcut, g: g, e: 1.0, act: act) }
     }
+    return y
 }
 
 /// Arguments shared by the CSP modules: `[c2, shortcut, g, e]` after parse_model inserts `n`.
@@ -75,8 +73,9 @@ public struct BottleneckModule: YoloModule {
     }
 }
 
-/// `BottleneckCSP(c1, c2, n=1, shortcut=True, g=1, e=0.5)`: its `bn` on the concatenation is a
-/// BatchNorm with no conv before it, which YOLOv5's fuse() leaves alone and ReplaceBatchNorm folds.
+/// `BottleneckCSP(c1, c2, n=1, shortcut=True, g=1, e=0.5)`: its `bn` on the concatenation of cv3 and
+/// cv2 is a BatchNorm no single conv feeds, which YOLOv5's fuse() leaves alone; split-batchnorm-over-concat
+/// folds it into both.
 public struct BottleneckCSPModule: YoloModule {
     public static let names = ["BottleneckCSP"]
     public static let arguments = ["c2", "shortcut", "g", "e"]
@@ -96,7 +95,7 @@ public struct BottleneckCSPModule: YoloModule {
         let x = inputs[0]
         let c_ = Int(Double(a.c2) * a.e)
         let t = try lowerConvSubmodule(b, "cv1", x, a.c1, c_, act: act)
-        let m = try lowerBottleneckStack(b, t, c: c_, n: a.n, shortcut: a.shortcut, g: a.g, act: act)
+        let m = try b.scoped("m") { try lowerBottleneckStack(b, t, c: c_, n: a.n, shortcut: a.shortcut, g: a.g, act: act) }
         let y1 = try b.scoped("cv3") { try lowerConv2d(b, m, c1: c_, c2: c_, k: 1, bias: false) }
         let y2 = try b.scoped("cv2") { try lowerConv2d(b, x, c1: a.c1, c2: c_, k: 1, bias: false) }
         let cat = try b.op("Concat", [y1, y2], ["axis": .int(1)])
@@ -107,26 +106,43 @@ public struct BottleneckCSPModule: YoloModule {
     }
 }
 
-/// `C3(c1, c2, n=1, shortcut=True, g=1, e=0.5)`: CSP Bottleneck with 3 convolutions.
-public struct C3Module: YoloModule {
-    public static let names = ["C3"]
-    public static let arguments = ["c2", "shortcut", "g", "e"]
-    public static let requiredArguments = 1
-    let a: CSPArguments
-    let act: Activation
+/// C3 and the variants that replace its `m` (C3x, C3TR, C3Ghost): parse_model's arguments
+/// `[c2, shortcut, g, e]` with `n` inserted, and C3's frame; a variant says only what `m` is.
+protocol C3Variant: YoloModule {
+    var a: CSPArguments { get }
+    var act: Activation { get }
+    init(_ a: CSPArguments, act: Activation, _ ctx: ModuleContext) throws
+    /// `m` on cv1's output `t` of c_ channels, under the scope `m`.
+    func lowerM(_ b: GraphBuilder, _ t: ValueID, _ c_: Int) throws -> ValueID
+}
+
+extension C3Variant {
+    public static var arguments: [String] { ["c2", "shortcut", "g", "e"] }
+    public static var requiredArguments: Int { 1 }
 
     public init(_ ctx: inout ModuleContext) throws {
-        a = try CSPArguments(&ctx)
-        act = ctx.defaultActivation
+        let a = try CSPArguments(&ctx)
+        try self.init(a, act: ctx.defaultActivation, ctx)
     }
 
     public var outputChannels: Int { a.c2 }
     public var constructorArguments: [ArgValue] { a.constructorArguments }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
-        try lowerC3(b, inputs[0], c1: a.c1, c2: a.c2, e: a.e, act: act) { t, c_ in
-            try lowerBottleneckStack(b, t, c: c_, n: a.n, shortcut: a.shortcut, g: a.g, act: act)
-        }
+        try lowerC3(b, inputs[0], c1: a.c1, c2: a.c2, e: a.e, act: act) { t, c_ in try b.scoped("m") { try lowerM(b, t, c_) } }
+    }
+}
+
+/// `C3(c1, c2, n=1, shortcut=True, g=1, e=0.5)`: CSP Bottleneck with 3 convolutions; `m` is n Bottlenecks.
+public struct C3Module: C3Variant {
+    public static let names = ["C3"]
+    let a: CSPArguments
+    let act: Activation
+
+    init(_ a: CSPArguments, act: Activation, _ ctx: ModuleContext) { (self.a, self.act) = (a, act) }
+
+    func lowerM(_ b: GraphBuilder, _ t: ValueID, _ c_: Int) throws -> ValueID {
+        try lowerBottleneckStack(b, t, c: c_, n: a.n, shortcut: a.shortcut, g: a.g, act: act)
     }
 }
 

@@ -45,30 +45,18 @@ public struct CrossConvModule: YoloModule {
 }
 
 /// `C3x(c1, c2, n=1, shortcut=True, g=1, e=0.5)`: C3 with `m = Sequential(CrossConv(c_, c_, 3, 1, g, 1.0, shortcut) x n)`.
-public struct C3xModule: YoloModule {
+public struct C3xModule: C3Variant {
     public static let names = ["C3x"]
-    public static let arguments = ["c2", "shortcut", "g", "e"]
-    public static let requiredArguments = 1
     let a: CSPArguments
     let act: Activation
 
-    public init(_ ctx: inout ModuleContext) throws {
-        a = try CSPArguments(&ctx)
-        act = ctx.defaultActivation
-    }
+    init(_ a: CSPArguments, act: Activation, _ ctx: ModuleContext) { (self.a, self.act) = (a, act) }
 
-    public var outputChannels: Int { a.c2 }
-    public var constructorArguments: [ArgValue] { a.constructorArguments }
-
-    public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
-        try lowerC3(b, inputs[0], c1: a.c1, c2: a.c2, e: a.e, act: act) { t, c_ in
-            try b.scoped("m") {
-                var y = t
-                for i in 0..<a.n {
-                    y = try b.scoped(String(i)) { try lowerCrossConv(b, y, c1: c_, c2: c_, k: 3, s: 1, g: a.g, e: 1.0, shortcut: a.shortcut, act: act) }
-                }
-                return y
-            }
+    func lowerM(_ b: GraphBuilder, _ t: ValueID, _ c_: Int) throws -> ValueID {
+        var y = t
+        for i in 0..<a.n {
+            y = try b.scoped(String(i)) { try lowerCrossConv(b, y, c1: c_, c2: c_, k: 3, s: 1, g: a.g, e: 1.0, shortcut: a.shortcut, act: act) }
         }
+        return y
     }
 }

@@ -80,7 +80,8 @@ public struct GhostBottleneckModule: YoloModule {
         k = try ctx.int(1, "k", default: 3)
         s = try ctx.int(2, "s", default: 1)
         guard k >= 1, s == 1 || s == 2 else { throw ctx.fail("k must be positive and s 1 or 2, got k \(k), s \(s)") }
-        guard c2 >= 2, c2 % 2 == 0 else { throw ctx.fail("output channels must be even (two halves of c2 // 2), got \(c2)") }
+        // Its first GhostConv makes c2 // 2 channels as two halves: c2 must be a multiple of 4.
+        guard c2 >= 4, c2 % 4 == 0 else { throw ctx.fail("output channels must be a multiple of 4 (GhostConvs of c2 // 2 in halves), got \(c2)") }
         guard s == 2 || c1 == c2 else {
             throw ctx.fail("with stride 1 the shortcut is the identity, so input channels \(c1) must equal output channels \(c2)")
         }
@@ -99,29 +100,20 @@ public struct GhostBottleneckModule: YoloModule {
 
 /// `C3Ghost(c1, c2, n=1, shortcut=True, g=1, e=0.5)`: C3 with `m = Sequential(GhostBottleneck(c_, c_) x n)`
 /// (shortcut and g are accepted and unused, as in YOLOv5).
-public struct C3GhostModule: YoloModule {
+public struct C3GhostModule: C3Variant {
     public static let names = ["C3Ghost"]
-    public static let arguments = ["c2", "shortcut", "g", "e"]
-    public static let requiredArguments = 1
     let a: CSPArguments
     let act: Activation
 
-    public init(_ ctx: inout ModuleContext) throws {
-        a = try CSPArguments(&ctx)
-        guard Int(Double(a.c2) * a.e) >= 2 else { throw ctx.fail("C3Ghost needs at least 2 hidden channels") }
-        act = ctx.defaultActivation
+    init(_ a: CSPArguments, act: Activation, _ ctx: ModuleContext) throws {
+        let c_ = Int(Double(a.c2) * a.e)
+        guard c_ >= 4, c_ % 4 == 0 else { throw ctx.fail("its GhostBottlenecks need hidden channels c2 * e that are a multiple of 4, got \(c_)") }
+        (self.a, self.act) = (a, act)
     }
 
-    public var outputChannels: Int { a.c2 }
-    public var constructorArguments: [ArgValue] { a.constructorArguments }
-
-    public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
-        try lowerC3(b, inputs[0], c1: a.c1, c2: a.c2, e: a.e, act: act) { t, c_ in
-            try b.scoped("m") {
-                var y = t
-                for i in 0..<a.n { y = try b.scoped(String(i)) { try lowerGhostBottleneck(b, y, c1: c_, c2: c_, act: act) } }
-                return y
-            }
-        }
+    func lowerM(_ b: GraphBuilder, _ t: ValueID, _ c_: Int) throws -> ValueID {
+        var y = t
+        for i in 0..<a.n { y = try b.scoped(String(i)) { try lowerGhostBottleneck(b, y, c1: c_, c2: c_, act: act) } }
+        return y
     }
 }

@@ -89,11 +89,7 @@ public struct ContractModule: YoloModule {
     public static let arguments = ["gain"]
     let c, gain: Int
 
-    public init(_ ctx: inout ModuleContext) throws {
-        c = ctx.c1
-        gain = try ctx.int(0, "gain", default: 2)
-        guard gain >= 1, gain <= 64 else { throw ctx.fail("gain must be 1 to 64, got \(gain)") }
-    }
+    public init(_ ctx: inout ModuleContext) throws { (c, gain) = (ctx.c1, try spaceDepthGain(ctx)) }
 
     public var outputChannels: Int { c * gain * gain }
     public var constructorArguments: [ArgValue] { [.int(gain)] }
@@ -109,6 +105,13 @@ public struct ContractModule: YoloModule {
     }
 }
 
+/// Contract's and Expand's `gain` (default 2).
+func spaceDepthGain(_ ctx: ModuleContext) throws -> Int {
+    let gain = try ctx.int(0, "gain", default: 2)
+    guard gain >= 1, gain <= 64 else { throw ctx.fail("gain must be 1 to 64, got \(gain)") }
+    return gain
+}
+
 /// `Expand(gain=2)`: depth to space, (b, c, h, w) -> (b, c / s^2, h * s, w * s) by
 /// view(b, s, s, c/s^2, h, w).permute(0, 3, 4, 1, 5, 2). parse_model: c2 = ch[f] // gain ** 2.
 public struct ExpandModule: YoloModule {
@@ -117,9 +120,7 @@ public struct ExpandModule: YoloModule {
     let c, gain: Int
 
     public init(_ ctx: inout ModuleContext) throws {
-        c = ctx.c1
-        gain = try ctx.int(0, "gain", default: 2)
-        guard gain >= 1, gain <= 64 else { throw ctx.fail("gain must be 1 to 64, got \(gain)") }
+        (c, gain) = (ctx.c1, try spaceDepthGain(ctx))
         guard c % (gain * gain) == 0 else { throw ctx.fail("input channels \(c) must be a multiple of gain^2 = \(gain * gain)") }
     }
 

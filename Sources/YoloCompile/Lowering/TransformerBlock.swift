@@ -71,26 +71,18 @@ func lowerMultiheadAttention(_ b: GraphBuilder, _ query: ValueID, _ key: ValueID
 
 /// `C3TR(c1, c2, n=1, shortcut=True, g=1, e=0.5)`: C3 with `m = TransformerBlock(c_, c_, 4, n)`: the
 /// row's number is the count of transformer layers, with 4 heads.
-public struct C3TRModule: YoloModule {
+public struct C3TRModule: C3Variant {
     public static let names = ["C3TR"]
-    public static let arguments = ["c2", "shortcut", "g", "e"]
-    public static let requiredArguments = 1
     let a: CSPArguments
     let act: Activation
 
-    public init(_ ctx: inout ModuleContext) throws {
-        a = try CSPArguments(&ctx)
+    init(_ a: CSPArguments, act: Activation, _ ctx: ModuleContext) throws {
         let c_ = Int(Double(a.c2) * a.e)
         guard c_ % 4 == 0 else { throw ctx.fail("its TransformerBlock has 4 heads, so the hidden channels c2 * e = \(c_) must be a multiple of 4") }
-        act = ctx.defaultActivation
+        (self.a, self.act) = (a, act)
     }
 
-    public var outputChannels: Int { a.c2 }
-    public var constructorArguments: [ArgValue] { a.constructorArguments }
-
-    public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
-        try lowerC3(b, inputs[0], c1: a.c1, c2: a.c2, e: a.e, act: act) { t, c_ in
-            try b.scoped("m") { try lowerTransformerBlock(b, t, c1: c_, c2: c_, heads: 4, layers: a.n, act: act) }
-        }
+    func lowerM(_ b: GraphBuilder, _ t: ValueID, _ c_: Int) throws -> ValueID {
+        try lowerTransformerBlock(b, t, c1: c_, c2: c_, heads: 4, layers: a.n, act: act)
     }
 }
