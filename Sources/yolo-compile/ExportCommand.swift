@@ -15,7 +15,8 @@ struct ExportCommand: ParsableCommand {
         Weights: with no --weights the parameters are seeded (deterministic, untrained). --weights binds a \
         safetensors file, a torch.save state_dict or a YOLOv5 checkpoint by state_dict name and shape, strictly: \
         any missing, unexpected or mis-shaped tensor is an error listing them all (--partial-weights relaxes the \
-        first two). A YOLOv5 checkpoint can also stand in for the config. Float16 weights compute in float32.
+        first two). Tensors of modules that are built but never run (ConvNeXt_Block's other stages) are \
+        shape-checked when present and may be absent. A YOLOv5 checkpoint can also stand in for the config. Float16 weights compute in float32.
 
         Examples:
           yolo-compile export samples/yolov5s.yaml -o yolov5s.onnx --imgsz 640 --opset 17

@@ -93,7 +93,7 @@ final class BackboneTests: XCTestCase {
                        late + ":18: layer 1: EfficientViT_M0 returns several feature maps, so it must be the first row (layers 0 to 4 hold its outputs)")
         let empty = temporaryFile("empty.yaml", contents: yaml.replacingOccurrences(of: "[[-1, 3], 1, Concat, [1]]", with: "[[-1, 1], 1, Concat, [1]]"))
         XCTAssertEqual(errorText { _ = try Compiler.compile(configFile: empty, options: CompileOptions()) },
-                       empty + ":24: layer 4: 'from' 1 names layer 1, an empty slot: the backbone in row 0 fills layers 2 to 4")
+                       empty + ":24: layer 8 (row 4): 'from' 1 names layer 1, an empty slot: the backbone in row 0 fills layers 2 to 4")
     }
 
     func testMobileViTAt640NamesTheLayerTheMapThePatchAndSizesThatWork() {

@@ -111,6 +111,29 @@ final class SeedHeadsAndBackbonesTests: XCTestCase {
         let bad = temporaryFile("convnext-bad.safetensors", contents: "").withBytes(safetensors(tensors))
         XCTAssertEqual(errorText { _ = try Compiler.compile(model: cfg, weights: .file(bad, partial: false), options: options) },
                        "\(bad): weights do not fit the model: 1 with the wrong shape (\(unused.last!.name) is [2] in the file, the model needs \(unused.last!.shape))")
+        // A file with only the tensors that run (what the export holds) loads strictly too, with a note.
+        let usedOnly = temporaryFile("convnext-used.safetensors", contents: "").withBytes(safetensors(Array(tensors.dropLast(unused.count))))
+        let lean = try Compiler.compile(model: cfg, weights: .file(usedOnly, partial: false), options: options)
+        XCTAssertEqual(lean.lowered.notes, ["\(unused.count) tensors of modules the model builds but never runs are not in \(usedOnly); the export does not need them: model.0.downsample_layers.1.1.weight, model.0.downsample_layers.1.1.bias, model.0.downsample_layers.1.0.weight, model.0.downsample_layers.1.0.bias, ... (\(unused.count - 4) more)"])
+        XCTAssertEqual(try OnnxWriter.serialize(lean.optimized), try OnnxWriter.serialize(seeded.optimized))
+    }
+
+    func testConvNeXtStageDepthZeroAndRepeats() throws {
+        func yaml(_ rows: String) -> String {
+            "nc: 1\nanchors: 1\nbackbone:\n  [\(rows)]\nhead:\n  [[[-1], 1, Detect, [nc, anchors]]]\n"
+        }
+        // depths [1, 0, 1, 1]: stage 1 is its downsample alone (an empty nn.Sequential), as in PyTorch.
+        let cfg = temporaryFile("convnext-depth0.yaml", contents: yaml(
+            "[-1, 1, ConvNeXt_Block, [8, 0, 3, [1, 0, 1, 1], [8, 16, 32, 64]]],\n   [-1, 1, ConvNeXt_Block, [16, 1, 3, [1, 0, 1, 1], [8, 16, 32, 64]]]"))
+        let c = try Compiler.compile(configFile: cfg, options: CompileOptions(imageHeight: 64, imageWidth: 64))
+        // Row 1 runs LayerNorm(8) 16 and Conv2d(8, 16, 2, 2) 8 * 16 * 4 + 16 = 528.
+        XCTAssertEqual(c.lowered.layers[1].parameters, 16 + 528)
+        XCTAssertEqual(c.lowered.layers[1].outputShape, [1, 16, 8, 8])
+        // Repeating a stage feeds copy 2 the stage's output, which its downsample cannot read.
+        let twice = temporaryFile("convnext-twice.yaml", contents: yaml(
+            "[-1, 1, ConvNeXt_Block, [8, 0, 3, [1, 1, 1, 1], [8, 16, 32, 64]]],\n   [-1, 2, ConvNeXt_Block, [16, 1, 3, [1, 1, 1, 1], [8, 16, 32, 64]]]"))
+        XCTAssertEqual(errorText { _ = try Compiler.compile(configFile: twice, options: CompileOptions(imageHeight: 64, imageWidth: 64)) },
+                       "\(twice):5: layer 1: ConvNeXt_Block is repeated 2 times as copies built alike, so copy 2 would receive the 16 channels copy 1 makes where it expects 8; repeat it only where input and output channels are equal")
     }
 
     func testConvNeXtArgumentsAreChecked() throws {

@@ -68,6 +68,22 @@ final class YOLOv5ModuleTests: XCTestCase {
                        "C3TR: its TransformerBlock has 4 heads, so the hidden channels c2 * e = 14 must be a multiple of 4")
     }
 
+    func testC3TRParameterNamesAreYOLOv5s() throws {
+        // YOLOv5's state_dict keys for C3TR(64, 128, n=1) at model.1 (num_batches_tracked aside): C3's cv1-3,
+        // then m = TransformerBlock (no conv, since c1 == c2), its linear, and tr.0 = TransformerLayer.
+        let yaml = "nc: 1\nanchors: 1\nbackbone:\n  [[-1, 1, Conv, [64, 1, 1]],\n   [-1, 1, C3TR, [128]]]\nhead: []\n"
+        let c = try Compiler.compile(configFile: temporaryFile("c3tr-names.yaml", contents: yaml), options: CompileOptions(imageHeight: 32, imageWidth: 32))
+        let g = c.lowered.graph
+        let names = g.orderedConstants.map { g.name(of: $0.0) }.filter { $0.hasPrefix("model.1.") }
+        let bn = ["weight", "bias", "running_mean", "running_var"]
+        let expected = ["cv1", "cv2", "cv3"].flatMap { cv in ["\(cv).conv.weight"] + bn.map { "\(cv).bn.\($0)" } }
+            + ["m.linear.weight", "m.linear.bias"]
+            + ["q.weight", "k.weight", "v.weight", "ma.in_proj_weight", "ma.in_proj_bias", "ma.out_proj.weight",
+               "ma.out_proj.bias", "fc1.weight", "fc2.weight"].map { "m.tr.0." + $0 }
+        XCTAssertEqual(Set(names), Set(expected.map { "model.1." + $0 }))
+        XCTAssertEqual(names.count, expected.count)
+    }
+
     func testC3SPPAndMixConv2d() throws {
         let l = try layers(c1: 64, "[-1, 1, C3SPP, [128, [5, 9, 13]]]", "[-1, 1, MixConv2d, [96, [1, 3, 5], 2]]",
                            "[-1, 1, MixConv2d, [96, [3, 5], 1, False]]", file: "c3spp")
@@ -125,5 +141,11 @@ final class YOLOv5ModuleTests: XCTestCase {
         XCTAssertEqual(message("[-1, 1, Contract, [3]]", "contract-bad"), "Contract: the 64x64 feature map does not divide by gain 3")
         XCTAssertEqual(message("[-1, 1, nn.ConvTranspose2d, [32, 2, 2, 0, 2]]", "convt-bad"),
                        "nn.ConvTranspose2d: output_padding 2 must be smaller than stride 2 or dilation 1")
+        XCTAssertEqual(message("[-1, 2, GhostBottleneck, [128, 3, 2]]", "ghost-twice"),
+                       "GhostBottleneck is repeated 2 times as copies built alike, so copy 2 would receive the 128 channels copy 1 makes where it expects 64; repeat it only where input and output channels are equal")
+        XCTAssertEqual(message("[-1, 1, CrossConv, [64, 3, 2, 1, 1.0, True]]", "crossconv-stride"),
+                       "CrossConv: the shortcut adds x to cv2(cv1(x)), so it needs stride 1, got 2 (PyTorch fails here too)")
+        XCTAssertEqual(message("[-1, 1, MixConv2d, [64, [2, 3]]]", "mixconv-even"),
+                       "MixConv2d: kernels [2, 3] give maps of different sizes (65x65, 64x64) with padding k // 2, so they cannot be concatenated (PyTorch fails here too)")
     }
 }

@@ -45,6 +45,10 @@ def test_sample_exports_at_640_pass_checker_onnxruntime_and_verify(name, tmp_pat
     if name.endswith("seg"):
         assert [o.name for o in m.graph.output] == ["output0", "output1"]
         assert outputs[1].shape == (1, 32, 160, 160)
+        # YOLOv5's Segment passes the mask coefficients through raw; only boxes and scores go through sigmoid.
+        scores, coefficients = outputs[0][..., 4:85], outputs[0][..., 85:]
+        assert scores.min() >= 0 and scores.max() <= 1
+        assert coefficients.min() < 0
     r = cli("verify", cfg)
     assert "verify: ok" in r.stdout and "output0 [1, 25200, " in r.stdout
 

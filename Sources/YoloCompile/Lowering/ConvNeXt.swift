@@ -19,15 +19,18 @@ public struct ConvNeXtBlockModule: YoloModule {
         c2 = try ctx.int(0, "c2")
         index = try ctx.int(1, "index")
         inChans = try ctx.int(2, "in_chans")
-        func list(_ i: Int, _ name: String) throws -> [Int] {
+        func list(_ i: Int, _ name: String, least: Int) throws -> [Int] {
             guard case .list(let items)? = ctx.arg(i), items.count == 4 else { throw ctx.fail("\(name) must be a list of 4 integers, got \(ctx.arg(i) ?? .none)") }
             return try items.map { v in
-                guard case .int(let n) = v, n >= 1, n <= 1 << 16 else { throw ctx.fail("\(name) must hold positive integers, got \(v)") }
+                guard case .int(let n) = v, n >= least, n <= 1 << 16 else {
+                    throw ctx.fail("\(name) must hold \(least == 0 ? "non-negative" : "positive") integers, got \(v)")
+                }
                 return n
             }
         }
-        depths = try list(3, "depths")
-        dims = try list(4, "dims")
+        // A depth of 0 is an empty nn.Sequential, the identity, as in PyTorch.
+        depths = try list(3, "depths", least: 0)
+        dims = try list(4, "dims", least: 1)
         dropPath = ctx.arg(5) == nil ? nil : try ctx.double(5, "drop_path_rate", default: 0)
         layerScale = ctx.arg(6) == nil ? nil : try ctx.double(6, "layer_scale_init_value", default: 1e-6)
         guard (0...3).contains(index) else { throw ctx.fail("index must be 0 to 3 (the stage this layer runs), got \(index)") }

@@ -30,6 +30,9 @@ public struct CrossConvModule: YoloModule {
         e = try ctx.double(4, "e", default: 1.0)
         shortcut = try ctx.bool(5, "shortcut", default: false)
         guard k >= 1, s >= 1, g >= 1 else { throw ctx.fail("k, s and g must be positive") }
+        guard !(shortcut && c1 == c2 && s != 1) else {
+            throw ctx.fail("the shortcut adds x to cv2(cv1(x)), so it needs stride 1, got \(s) (PyTorch fails here too)")
+        }
         guard Int(Double(c2) * e) >= 1, e <= 64 else { throw ctx.fail("expansion e = \(e) gives \(Int(Double(c2) * e)) hidden channels; needs at least 1") }
         act = ctx.defaultActivation
         arguments = ctx.args

@@ -49,7 +49,8 @@ public struct DecoupledDetectModule: YoloModule, DetectionHead {
 }
 
 /// YOLOX's `BaseConv(c1, c2, ksize, stride=1)`: conv (no bias, 'same' padding), bn, act. YOLOv5's
-/// own fuse() does not fold it (it is not a `Conv`); FuseConvBatchNorm does.
+/// own fuse() does not fold it (it is not a `Conv`); FuseConvBatchNorm does. Its BatchNorm has eps 1e-3,
+/// not nn.BatchNorm2d's 1e-5: YOLOv5's initialize_weights sets it on every BatchNorm2d in the model.
 func lowerBaseConv(_ b: GraphBuilder, _ x: ValueID, _ c1: Int, _ c2: Int, k: Int, s: Int = 1, act: Activation) throws -> ValueID {
     let y = try b.scoped("conv") { try lowerConv2d(b, x, c1: c1, c2: c2, k: k, s: s, p: (k - 1) / 2, bias: false) }
     let z = try b.scoped("bn") { try lowerBatchNorm2d(b, y, c: c2) }

@@ -64,6 +64,12 @@ public struct MixConv2dModule: YoloModule {
                 try b.scoped(String(i)) { try lowerConv2d(b, x, c1: c1, c2: kc.1, k: kc.0, s: s, p: kc.0 / 2, g: gcd(c1, kc.1), bias: false) }
             }
         }
+        // Padding k // 2 keeps odd kernels' maps aligned; an even kernel's can come out one larger.
+        let maps = parts.map { Array(b.type($0).shape.dropFirst(2)) }
+        guard Set(maps).count == 1 else {
+            throw ShapeError(layer: b.currentScope, op: "MixConv2d",
+                             message: "kernels \(ks) give maps of different sizes (\(maps.map { $0.map(String.init).joined(separator: "x") }.joined(separator: ", "))) with padding k // 2, so they cannot be concatenated (PyTorch fails here too)")
+        }
         let cat = parts.count == 1 ? parts[0] : try b.op("Concat", parts, ["axis": .int(1)])
         let y = try b.scoped("bn") { try lowerBatchNorm2d(b, cat, c: c2) }
         return try Activation.silu.lower(b, y)

@@ -82,13 +82,13 @@ public enum ModelLowering {
         var layerOffset = 0
         var layers: [LayerInfo] = []
         var strides: [Int] = []
-        var requirementRows: [LayerRow] = []
+        var requirementRows: [(row: LayerRow, layer: Int)] = []
         var last: ValueID? = nil
         var headOutputs: [ValueID]? = nil
         for row in config.rows {
             let i = row.index
             let layer = i + layerOffset
-            func fail(_ m: String) -> ConfigError { ConfigError(file: config.file, line: row.line, layer: i, m) }
+            func fail(_ m: String) -> ConfigError { ConfigError(file: config.file, line: row.line, layer: layer, row: i, m) }
             guard let type = ModuleRegistry.lookup(row.module) else {
                 throw fail("unknown module '\(row.module)' (known: \(ModuleRegistry.knownNames.joined(separator: ", ")))")
             }
@@ -124,10 +124,14 @@ public enum ModelLowering {
                 throw fail("\(row.module) returns several feature maps, so it must be the first row (layers 0 to 4 hold its outputs)")
             }
             let depth = row.number > 1 ? max(Int((Double(row.number) * config.depthMultiple).rounded(.toNearestOrEven)), 1) : row.number
-            var ctx = ModuleContext(config: config, row: row, inputChannels: inputChannels, depth: depth,
+            var ctx = ModuleContext(config: config, row: row, layer: layer, inputChannels: inputChannels, depth: depth,
                                     repeats: depth, defaultActivation: defaultActivation, detectStrides: options.detectStrides)
             let module = try type.init(&ctx)
             if ctx.repeats > 1 && sources.count > 1 { throw fail("\(row.module) with several inputs cannot be repeated") }
+            // nn.Sequential(*[m(*args) for _ in range(n)]): every copy is built for the first one's c1.
+            if ctx.repeats > 1, let c1 = inputChannels.first, module.outputChannels != c1 {
+                throw fail("\(row.module) is repeated \(ctx.repeats) times as copies built alike, so copy 2 would receive the \(module.outputChannels) channels copy 1 makes where it expects \(c1); repeat it only where input and output channels are equal")
+            }
             let backbone = module as? any MultiOutputModule
             if backbone != nil || module is any MultiOutputHead {
                 guard ctx.repeats == 1 else { throw fail("\(row.module) returns \(backbone != nil ? "several feature maps" : "the model's outputs") and cannot be repeated (number must be 1)") }
@@ -149,7 +153,7 @@ public enum ModelLowering {
             } catch let e as ShapeError {
                 throw fail("\(row.module): \(e.message)")
             }
-            requirementRows += Array(repeating: row, count: b.sizeRequirements.count - requirementsBefore)
+            requirementRows += Array(repeating: (row, layer), count: b.sizeRequirements.count - requirementsBefore)
             if let head = module as? any DetectionHead { strides = head.strides(b, sources).map { Int($0) } }
             let params = b.graph.constantOrder[before...].reduce(0) { n, v in
                 guard let c = b.graph.constants[v], c.kind == .parameter else { return n }
@@ -248,10 +252,10 @@ public struct SizeRequirement: Sendable {
 
 extension ModelLowering {
     /// Throws for the first unmet size requirement, naming the image sizes that meet them all.
-    static func checkSizeRequirements(_ requirements: [SizeRequirement], rows: [LayerRow], config: ModelConfig,
+    static func checkSizeRequirements(_ requirements: [SizeRequirement], rows: [(row: LayerRow, layer: Int)], config: ModelConfig,
                                       options: CompileOptions) throws {
         guard !options.allowUnmetSizeRequirements, let k = requirements.firstIndex(where: { !$0.met }) else { return }
-        let r = requirements[k], row = rows[k]
+        let r = requirements[k], (row, layer) = rows[k]
         var message = "\(r.module): \(r.problem) at image size \(options.imageHeight)x\(options.imageWidth)"
         let multiples = requirements.compactMap(\.multiple)
         if multiples.count == requirements.count {
@@ -268,7 +272,7 @@ extension ModelLowering {
                 message += "; image sizes that work for this config are heights that are multiples of \(mh) (\(near(options.imageHeight, mh))) and widths that are multiples of \(mw) (\(near(options.imageWidth, mw)))"
             }
         }
-        throw ConfigError(file: config.file, line: row.line, layer: row.index, message)
+        throw ConfigError(file: config.file, line: row.line, layer: layer, row: row.index, message)
     }
 }
 

@@ -17,8 +17,9 @@ public struct SegmentModule: MultiOutputHead, DetectionHead {
         a = try DetectArguments(ctx)
         nm = try ctx.int(2, "nm", default: 32)
         // parse_model: args[3] = make_divisible(args[3] * gw, 8), with no exception for Detect's output count.
-        npr = makeDivisible(Double(try ctx.int(3, "npr", default: 256)) * ctx.config.widthMultiple, 8)
-        guard nm >= 1, npr >= 1 else { throw ctx.fail("nm and npr must be positive, got \(nm) and \(npr)") }
+        let givenNpr = try ctx.int(3, "npr", default: 256)
+        guard nm >= 1, givenNpr >= 1 else { throw ctx.fail("nm and npr must be positive, got \(nm) and \(givenNpr)") }
+        npr = makeDivisible(Double(givenNpr) * ctx.config.widthMultiple, 8)
         act = ctx.defaultActivation
     }
 

@@ -35,7 +35,8 @@ func lowerTransformerLayer(_ b: GraphBuilder, _ x: ValueID, _ c: Int, heads: Int
     let v = try b.scoped("v") { try lowerLinear(b, x, c, c, bias: false) }
     let attended = try b.scoped("ma") { try lowerMultiheadAttention(b, q, k, v, c, heads: heads) }
     let x1 = try b.op("Add", [attended, x])
-    let f = try b.scoped("fc2") { try lowerLinear(b, try b.scoped("fc1") { try lowerLinear(b, x1, c, c, bias: false) }, c, c, bias: false) }
+    let h = try b.scoped("fc1") { try lowerLinear(b, x1, c, c, bias: false) }
+    let f = try b.scoped("fc2") { try lowerLinear(b, h, c, c, bias: false) }
     return try b.op("Add", [f, x1])
 }
 

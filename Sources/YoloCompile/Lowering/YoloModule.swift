@@ -27,6 +27,8 @@ extension YoloModule {
 public struct ModuleContext {
     public let config: ModelConfig
     public let row: LayerRow
+    /// The row's number as `from` counts layers (row + 4 after a multi-output backbone).
+    public let layer: Int
     /// `ch[f]` for each `from` entry.
     public let inputChannels: [Int]
     /// The row's `number` after the depth gain.
@@ -43,7 +45,7 @@ public struct ModuleContext {
     public var detectOutputs: Int { config.anchorsPerLevel * (config.nc + 5) }
 
     public func fail(_ message: String) -> ConfigError {
-        ConfigError(file: config.file, line: row.line, layer: row.index, "\(row.module): \(message)")
+        ConfigError(file: config.file, line: row.line, layer: layer, row: row.index, "\(row.module): \(message)")
     }
 
     public var args: [ArgValue] { row.args }

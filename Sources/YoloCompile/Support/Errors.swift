@@ -15,13 +15,17 @@ extension FileError {
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var file: String
     public var line: Int?
+    /// The layer as `from` counts it (after a multi-output backbone, row + 4).
     public var layer: Int?
+    /// The config row, when it differs from `layer` (state_dict names and the summary's index use it).
+    public var row: Int?
     public var message: String
 
-    public init(file: String, line: Int?, layer: Int? = nil, _ message: String) {
+    public init(file: String, line: Int?, layer: Int? = nil, row: Int? = nil, _ message: String) {
         self.file = file
         self.line = line
         self.layer = layer
+        self.row = row == layer ? nil : row
         self.message = message
     }
 
@@ -29,7 +33,7 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
         var s = file
         if let line { s += ":\(line)" }
         s += ": "
-        if let layer { s += "layer \(layer): " }
+        if let layer { s += "layer \(layer)" + (row.map { " (row \($0))" } ?? "") + ": " }
         return s + message
     }
 }

@@ -12,6 +12,8 @@ public final class BoundParameters: ParameterSource {
     private var mismatchedNames = Set<String>()
     /// Tensors of the file that belong to modules the model builds but never runs (shape-checked).
     public private(set) var unusedByModel: [String] = []
+    /// Tensors of such modules that the file lacks: not needed for the export, so not an error.
+    public private(set) var absentUnused: [String] = []
 
     public init(store: WeightStore, partial: Bool = false, seed: UInt64 = 0) {
         self.store = store
@@ -56,7 +58,10 @@ public final class BoundParameters: ParameterSource {
 
     /// A parameter the model holds but never runs: the file's copy must have its shape, then is set aside.
     public func unused(named name: String, shape: [Int]) throws {
-        guard let e = store[name] else { return }
+        guard let e = store[name] else {
+            if !absentUnused.contains(name) { absentUnused.append(name) }
+            return
+        }
         guard e.shape == shape else {
             let m = "\(name) is \(e.shape) in the file, the model needs \(shape)"
             if mismatchedNames.insert(name).inserted { mismatched.append(m) }
@@ -88,6 +93,9 @@ public final class BoundParameters: ParameterSource {
         var notes: [String] = []
         if !unusedByModel.isEmpty {
             notes.append("\(unusedByModel.count) tensors in \(store.file) belong to modules the model builds but never runs, so they are not exported: \(list(unusedByModel))")
+        }
+        if !absentUnused.isEmpty {
+            notes.append("\(absentUnused.count) tensors of modules the model builds but never runs are not in \(store.file); the export does not need them: \(list(absentUnused))")
         }
         if !missing.isEmpty { notes.append("\(missing.count) tensors missing from \(store.file), seeded instead: \(list(missing))") }
         if !unexpected.isEmpty { notes.append("\(unexpected.count) tensors in \(store.file) unused: \(list(unexpected))") }
