@@ -42,6 +42,11 @@ final class SeedHeadsAndBackbonesTests: XCTestCase {
             .replacingOccurrences(of: "MobileNetV3, []", with: "MobileNetV3, ['tiny']"))
         XCTAssertEqual(errorText { _ = try Compiler.compile(configFile: bad, options: CompileOptions()) },
                        "\(bad):17: layer 0: MobileNetV3: config must be 'large' or 'small', got 'tiny'")
+        // A repeated backbone is refused as a backbone, before the generic channel check for repeats.
+        let twice = temporaryFile("mnv3-twice.yaml", contents: try String(contentsOfFile: Repo.sample("yolov5-mobilenetv3"), encoding: .utf8)
+            .replacingOccurrences(of: "[-1, 1, MobileNetV3, []]", with: "[-1, 6, MobileNetV3, []]"))  // 6 x depth 0.33 -> 2 copies
+        XCTAssertEqual(errorText { _ = try Compiler.compile(configFile: twice, options: CompileOptions()) },
+                       "\(twice):17: layer 0: MobileNetV3 returns several feature maps and cannot be repeated (number must be 1)")
     }
 
     /// Per ConvNeXt Block(d): dwconv 49d + d, LayerNorm 2d, pwconv1 4d^2 + 4d, pwconv2 4d^2 + d, gamma d

@@ -128,13 +128,13 @@ public enum ModelLowering {
                                     repeats: depth, defaultActivation: defaultActivation, detectStrides: options.detectStrides)
             let module = try type.init(&ctx)
             if ctx.repeats > 1 && sources.count > 1 { throw fail("\(row.module) with several inputs cannot be repeated") }
-            // nn.Sequential(*[m(*args) for _ in range(n)]): every copy is built for the first one's c1.
-            if ctx.repeats > 1, let c1 = inputChannels.first, module.outputChannels != c1 {
-                throw fail("\(row.module) is repeated \(ctx.repeats) times as copies built alike, so copy 2 would receive the \(module.outputChannels) channels copy 1 makes where it expects \(c1); repeat it only where input and output channels are equal")
-            }
             let backbone = module as? any MultiOutputModule
             if backbone != nil || module is any MultiOutputHead {
                 guard ctx.repeats == 1 else { throw fail("\(row.module) returns \(backbone != nil ? "several feature maps" : "the model's outputs") and cannot be repeated (number must be 1)") }
+            }
+            // nn.Sequential(*[m(*args) for _ in range(n)]): every copy is built for the first one's c1.
+            if ctx.repeats > 1, let c1 = inputChannels.first, module.outputChannels != c1 {
+                throw fail("\(row.module) is repeated \(ctx.repeats) times as copies built alike, so copy 2 would receive the \(module.outputChannels) channels copy 1 makes where it expects \(c1); repeat it only where input and output channels are equal")
             }
 
             let before = b.graph.constantOrder.count
