@@ -4,7 +4,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-pkgs="libprotobuf-c-dev protobuf-c-compiler libopenblas-dev pkg-config python3-venv"
+# libonnx-testdata: the ONNX project's backend node tests, which the conformance test runs.
+pkgs="libprotobuf-c-dev protobuf-c-compiler libopenblas-dev pkg-config python3-venv libonnx-testdata"
 missing=$(for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   $SUDO apt-get update -qq

@@ -379,6 +379,18 @@ void   onnx__type_proto__tensor__init
   static const Onnx__TypeProto__Tensor init_value = ONNX__TYPE_PROTO__TENSOR__INIT;
   *message = init_value;
 }
+void   onnx__type_proto__sequence__init
+                     (Onnx__TypeProto__Sequence         *message)
+{
+  static const Onnx__TypeProto__Sequence init_value = ONNX__TYPE_PROTO__SEQUENCE__INIT;
+  *message = init_value;
+}
+void   onnx__type_proto__optional__init
+                     (Onnx__TypeProto__Optional         *message)
+{
+  static const Onnx__TypeProto__Optional init_value = ONNX__TYPE_PROTO__OPTIONAL__INIT;
+  *message = init_value;
+}
 void   onnx__type_proto__init
                      (Onnx__TypeProto         *message)
 {
@@ -1257,7 +1269,35 @@ const ProtobufCEnumDescriptor onnx__tensor_proto__data_type__descriptor =
   onnx__tensor_proto__data_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor onnx__tensor_proto__field_descriptors[11] =
+static const ProtobufCEnumValue onnx__tensor_proto__data_location__enum_values_by_number[2] =
+{
+  { "DEFAULT", "ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT", 0 },
+  { "EXTERNAL", "ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL", 1 },
+};
+static const ProtobufCIntRange onnx__tensor_proto__data_location__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex onnx__tensor_proto__data_location__enum_values_by_name[2] =
+{
+  { "DEFAULT", 0 },
+  { "EXTERNAL", 1 },
+};
+const ProtobufCEnumDescriptor onnx__tensor_proto__data_location__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "onnx.TensorProto.DataLocation",
+  "DataLocation",
+  "Onnx__TensorProto__DataLocation",
+  "onnx",
+  2,
+  onnx__tensor_proto__data_location__enum_values_by_number,
+  2,
+  onnx__tensor_proto__data_location__enum_values_by_name,
+  1,
+  onnx__tensor_proto__data_location__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor onnx__tensor_proto__field_descriptors[13] =
 {
   {
     "dims",
@@ -1391,12 +1431,38 @@ static const ProtobufCFieldDescriptor onnx__tensor_proto__field_descriptors[11] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "external_data",
+    13,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Onnx__TensorProto, n_external_data),
+    offsetof(Onnx__TensorProto, external_data),
+    &onnx__string_string_entry_proto__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data_location",
+    14,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Onnx__TensorProto, has_data_location),
+    offsetof(Onnx__TensorProto, data_location),
+    &onnx__tensor_proto__data_location__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned onnx__tensor_proto__field_indices_by_name[] = {
+  12,   /* field[12] = data_location */
   1,   /* field[1] = data_type */
   0,   /* field[0] = dims */
   10,   /* field[10] = doc_string */
   8,   /* field[8] = double_data */
+  11,   /* field[11] = external_data */
   2,   /* field[2] = float_data */
   3,   /* field[3] = int32_data */
   5,   /* field[5] = int64_data */
@@ -1409,7 +1475,7 @@ static const ProtobufCIntRange onnx__tensor_proto__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 4, 2 },
-  { 0, 11 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor onnx__tensor_proto__descriptor =
 {
@@ -1419,7 +1485,7 @@ const ProtobufCMessageDescriptor onnx__tensor_proto__descriptor =
   "Onnx__TensorProto",
   "onnx",
   sizeof(Onnx__TensorProto),
-  11,
+  13,
   onnx__tensor_proto__field_descriptors,
   onnx__tensor_proto__field_indices_by_name,
   2,  onnx__tensor_proto__number_ranges,
@@ -1579,7 +1645,83 @@ const ProtobufCMessageDescriptor onnx__type_proto__tensor__descriptor =
   (ProtobufCMessageInit) onnx__type_proto__tensor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor onnx__type_proto__field_descriptors[2] =
+static const ProtobufCFieldDescriptor onnx__type_proto__sequence__field_descriptors[1] =
+{
+  {
+    "elem_type",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Onnx__TypeProto__Sequence, elem_type),
+    &onnx__type_proto__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned onnx__type_proto__sequence__field_indices_by_name[] = {
+  0,   /* field[0] = elem_type */
+};
+static const ProtobufCIntRange onnx__type_proto__sequence__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor onnx__type_proto__sequence__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "onnx.TypeProto.Sequence",
+  "Sequence",
+  "Onnx__TypeProto__Sequence",
+  "onnx",
+  sizeof(Onnx__TypeProto__Sequence),
+  1,
+  onnx__type_proto__sequence__field_descriptors,
+  onnx__type_proto__sequence__field_indices_by_name,
+  1,  onnx__type_proto__sequence__number_ranges,
+  (ProtobufCMessageInit) onnx__type_proto__sequence__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor onnx__type_proto__optional__field_descriptors[1] =
+{
+  {
+    "elem_type",
+    1,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Onnx__TypeProto__Optional, elem_type),
+    &onnx__type_proto__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned onnx__type_proto__optional__field_indices_by_name[] = {
+  0,   /* field[0] = elem_type */
+};
+static const ProtobufCIntRange onnx__type_proto__optional__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor onnx__type_proto__optional__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "onnx.TypeProto.Optional",
+  "Optional",
+  "Onnx__TypeProto__Optional",
+  "onnx",
+  sizeof(Onnx__TypeProto__Optional),
+  1,
+  onnx__type_proto__optional__field_descriptors,
+  onnx__type_proto__optional__field_indices_by_name,
+  1,  onnx__type_proto__optional__number_ranges,
+  (ProtobufCMessageInit) onnx__type_proto__optional__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor onnx__type_proto__field_descriptors[4] =
 {
   {
     "tensor_type",
@@ -1589,6 +1731,18 @@ static const ProtobufCFieldDescriptor onnx__type_proto__field_descriptors[2] =
     offsetof(Onnx__TypeProto, value_case),
     offsetof(Onnx__TypeProto, tensor_type),
     &onnx__type_proto__tensor__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sequence_type",
+    4,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Onnx__TypeProto, value_case),
+    offsetof(Onnx__TypeProto, sequence_type),
+    &onnx__type_proto__sequence__descriptor,
     NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -1605,16 +1759,32 @@ static const ProtobufCFieldDescriptor onnx__type_proto__field_descriptors[2] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "optional_type",
+    9,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Onnx__TypeProto, value_case),
+    offsetof(Onnx__TypeProto, optional_type),
+    &onnx__type_proto__optional__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned onnx__type_proto__field_indices_by_name[] = {
-  1,   /* field[1] = denotation */
+  2,   /* field[2] = denotation */
+  3,   /* field[3] = optional_type */
+  1,   /* field[1] = sequence_type */
   0,   /* field[0] = tensor_type */
 };
-static const ProtobufCIntRange onnx__type_proto__number_ranges[2 + 1] =
+static const ProtobufCIntRange onnx__type_proto__number_ranges[4 + 1] =
 {
   { 1, 0 },
-  { 6, 1 },
-  { 0, 2 }
+  { 4, 1 },
+  { 6, 2 },
+  { 9, 3 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor onnx__type_proto__descriptor =
 {
@@ -1624,10 +1794,10 @@ const ProtobufCMessageDescriptor onnx__type_proto__descriptor =
   "Onnx__TypeProto",
   "onnx",
   sizeof(Onnx__TypeProto),
-  2,
+  4,
   onnx__type_proto__field_descriptors,
   onnx__type_proto__field_indices_by_name,
-  2,  onnx__type_proto__number_ranges,
+  4,  onnx__type_proto__number_ranges,
   (ProtobufCMessageInit) onnx__type_proto__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

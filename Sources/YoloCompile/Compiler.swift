@@ -99,38 +99,19 @@ public enum Compiler {
     }
 }
 
-/// Floating-point operations of a graph, counted as YOLOv5's model_info does with thop (MACs x 2):
-/// 2 per multiply-accumulate of a Conv, and 4 per element of a BatchNorm still in the graph (thop
-/// counts 2 operations per element of an eval-mode BatchNorm). Activations, pooling, resizing and
-/// the Detect decode count nothing, as in thop. A MatMul by a constant is an nn.Linear, which thop
-/// counts (2 per multiply-accumulate), and so is a Gemm by a constant; attention's MatMuls of two activations are torch.matmul calls,
-/// which it does not.
+/// Floating-point operations of a graph, counted as YOLOv5's model_info does with thop (MACs x 2),
+/// by each operator's declaration (`OperatorSchema.flops`): Conv and ConvTranspose multiply-adds, a
+/// BatchNorm still in the graph, nn.Linear (a MatMul or Gemm by a fixed matrix). Activations, pooling,
+/// resizing and the Detect decode count nothing, as in thop.
 public func graphFLOPs(_ g: Graph) -> Double {
     var flops = 0.0
     var fixed = Set(g.constants.keys)
     for n in g.nodes where n.inputs.allSatisfy({ $0.map { fixed.contains($0) } ?? true }) { fixed.formUnion(n.outputs) }
     for n in g.nodes {
-        switch n.op {
-        case "MatMul":
-            // nn.MultiheadAttention (C3TR's `ma`) has no thop rule and calls its projections functionally,
-            // so thop counts none of its MatMuls.
-            guard let w = n.inputs[1], fixed.contains(w), !n.name.contains("/ma/") else { continue }
-            let k = g.type(of: w).shape.dropLast().last ?? 1
-            flops += 2 * Double(g.type(of: n.outputs[0]).count) * Double(k)
-        case "Gemm":
-            guard let w = n.inputs[1], fixed.contains(w) else { continue }
-            let k = g.type(of: w).shape[n.int("transB", default: 0) != 0 ? 1 : 0]
-            flops += 2 * Double(g.type(of: n.outputs[0]).count) * Double(k)
-        case "Conv", "ConvTranspose":
-            guard let w = n.inputs[1].map(g.type(of:)) else { continue }
-            let out = g.type(of: n.outputs[0])
-            // thop: output elements x in_channels / groups x kernel taps (ConvTranspose's weight is (in, out / g, kh, kw)).
-            let perGroup = n.op == "Conv" ? w.shape[1] : w.shape[0] / max(n.int("group", default: 1), 1)
-            flops += 2 * Double(out.count) * Double(perGroup * w.shape[2] * w.shape[3])
-        case "BatchNormalization":
-            flops += 4 * Double(g.type(of: n.outputs[0]).count)
-        default: break
-        }
+        guard let schema = Operators.schema(n.op), let count = schema.flops,
+              let attributes = try? AttributeView(n, schema: schema) else { continue }
+        flops += count(FlopQuery(node: n, attributes: attributes, inputTypes: n.inputs.map { $0.map(g.type(of:)) },
+                                 outputTypes: n.outputs.map(g.type(of:)), inputIsFixed: n.inputs.map { $0.map { fixed.contains($0) } ?? false }))
     }
     return flops
 }

@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
         try reportingErrors {
             let (g, _) = try OnnxReader.read(file: model)
             let inputs = g.inputs.map { seededInput(g.type(of: $0).shape, seed: 0) }
-            let interpreter = Interpreter(g)
+            let interpreter = try Interpreter(g)
             for _ in 0..<warmup { _ = try interpreter.run(inputs) }
             var times: [Double] = []
             for _ in 0..<max(repeatCount, 1) {

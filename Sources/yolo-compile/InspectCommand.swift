@@ -31,12 +31,26 @@ struct InspectCommand: ParsableCommand {
             let (g, info) = try OnnxReader.read(file: model)
             print("\(model): opset \(info.opset), IR version \(info.irVersion), producer '\(info.producer)'")
             for v in g.inputs { print("input  \(g.name(of: v)): \(g.type(of: v))") }
-            for v in g.outputs { print("output \(g.name(of: v)): \(g.type(of: v))") }
+            for (i, v) in g.outputs.enumerated() {
+                let inferred = g.type(of: v)
+                // Where the shape is known only at run time, show what the file declares (its symbols).
+                if !inferred.isStatic, i < info.declaredOutputs.count, let declared = info.declaredOutputs[i] {
+                    print("output \(g.name(of: v)): \(declared) (declared; inferred \(inferred))")
+                } else {
+                    print("output \(g.name(of: v)): \(inferred)")
+                }
+            }
+            let symbols = g.inputs.flatMap { g.type(of: $0).dims ?? [] }.compactMap { d -> String? in if case .symbol(let s) = d { return s } else { return nil } }
+            if !symbols.isEmpty {
+                var seen: [String] = []
+                for s in symbols where !seen.contains(s) { seen.append(s) }
+                print("symbols: \(seen.joined(separator: ", ")) (run specialises them to its inputs' sizes)")
+            }
             var histogram: [String: Int] = [:]
             for n in g.nodes { histogram[n.op, default: 0] += 1 }
             print("nodes: \(g.nodes.count) (" + histogram.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
                 .map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
-            let bytes = g.constants.values.reduce(0) { $0 + $1.tensor.count * ($1.tensor.isFloat ? 4 : 8) }
+            let bytes = g.constants.values.reduce(0) { $0 + $1.tensor.count * $1.tensor.dtype.byteSize }
             print("constants: \(g.constants.count) tensors, \(g.constants.values.reduce(0) { $0 + $1.tensor.count }) values, \(bytes) bytes")
             for (k, v) in g.metadata { print("metadata \(k): \(v.count > 120 ? String(v.prefix(117)) + "..." : v)") }
             if ir { print(g.text, terminator: "") }

@@ -4,11 +4,13 @@ import YoloCompile
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Execute an ONNX model on .npy inputs with the built-in interpreter.",
+        abstract: "Execute an ONNX model on .npy (or TensorProto .pb) inputs with the built-in interpreter.",
         discussion: """
-        Any ONNX file whose operators the interpreter supports runs: yolo-compile's own exports and what \
-        torch.onnx.export writes for YOLOv5. Inputs are given in the model's input order; the first output \
-        is written to -o, further outputs beside it as NAME.1.npy, NAME.2.npy, ...
+        Any ONNX file whose operators the interpreter computes exactly runs; anything else is refused when the \
+        model is read, naming the node, the operator and the attribute or input. Inputs are given in the model's \
+        input order, as .npy files or as TensorProto .pb files (the ONNX test data's form), in the model's own \
+        element types. A model with symbolic or unknown input sizes (a dynamic-axes export) runs at the sizes of \
+        the inputs given. The first output is written to -o, further outputs beside it as NAME.1.npy, NAME.2.npy, ...
 
         Example: yolo-compile run yolov5s.onnx --input image.npy -o detections.npy
         """)
@@ -16,8 +18,8 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "The ONNX model.")
     var model: String
 
-    @Option(name: .long, parsing: .singleValue, help: "A .npy input (repeat for several inputs).")
-    var input: [String]
+    @Option(name: .long, parsing: .singleValue, help: "A .npy or .pb input (repeat for several inputs; none for a model without inputs).")
+    var input: [String] = []
 
     @Option(name: .shortAndLong, help: "Where to write the first output (.npy).")
     var output: String
@@ -25,7 +27,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let (g, _) = try OnnxReader.read(file: model)
-            let tensors = try input.map { try Npy.read(file: $0) }
+            let tensors = try input.map { $0.hasSuffix(".pb") ? try OnnxReader.readTensor(file: $0) : try Npy.read(file: $0) }
             let outs = try Interpreter(g).run(tensors)
             for (i, t) in outs.enumerated() {
                 let path = i == 0 ? output : output.replacingOccurrences(of: ".npy", with: "") + ".\(i).npy"

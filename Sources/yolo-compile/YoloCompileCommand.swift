@@ -21,7 +21,8 @@ struct YoloCompileCommand: ParsableCommand {
           yolo-compile run yolov5s.onnx --input image.npy -o out.npy
         """,
         version: yoloCompileVersion,
-        subcommands: [ExportCommand.self, VerifyCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self]
+        subcommands: [ExportCommand.self, VerifyCommand.self, SummaryCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self,
+                      OperatorsCommand.self]
     )
 }
 

@@ -74,7 +74,8 @@ final class BackboneTests: XCTestCase {
             let y = try Interpreter(c.optimized).run([x])[0]
             XCTAssertEqual(y.shape, [1, 6300, 85])
             XCTAssertGreaterThan(expected.floats.map(abs).max() ?? 0, 300)
-            XCTAssertLessThan(maxAbsDifference(y, expected), 1e-3, file)
+            // Measured 9.2e-5 (outputs up to ~400) against the corrected fixture.
+            XCTAssertLessThan(maxAbsDifference(y, expected), 2e-4, file)
         }
     }
 

@@ -75,7 +75,7 @@ final class ConfigErrorTests: XCTestCase {
         // A kernel larger than the padded map: PyTorch refuses it, so must we (not a 1x1 output).
         // 64 -> 32 -> 14 -> 5 -> 1, then a 5x5 kernel on a 1x1 map.
         XCTAssertEqual(message(header + "\n   [-1, 1, Conv, [16, 5, 2, 0]],\n   [-1, 1, Conv, [16, 5, 2, 0]],\n   [-1, 1, Conv, [16, 5, 2, 0]],\n   [-1, 1, Conv, [16, 5, 2, 0]]]\nhead: []\n"),
-                       "bad.yaml:9: layer 4: Conv: kernel [5, 5] (dilation [1, 1]) does not fit the 1x1 input with pads [0, 0, 0, 0]")
+                       "bad.yaml:9: layer 4: Conv: kernel [5, 5] (dilation [1, 1]) does not fit the input [1, 1] with pads [0, 0, 0, 0]")
     }
 
     func testMissingFileAndDirectory() {

@@ -34,12 +34,12 @@ final class RobustnessTests: XCTestCase {
 
     func testInterpreterRejectsWrongInputs() throws {
         let c = try Compiler.compile(configFile: Repo.fixture("legacy-modules.yaml"), options: CompileOptions(imageHeight: 32, imageWidth: 32))
-        let run = Interpreter(c.optimized)
+        let run = try Interpreter(c.optimized)
         XCTAssertEqual(errorText { _ = try run.run([Tensor.zeros([1, 3, 16, 16])]) },
                        "interpreter: images: input has shape [1, 3, 16, 16], the model expects [1, 3, 32, 32]")
         XCTAssertEqual(errorText { _ = try run.run([Tensor(shape: [1, 3, 32, 32], ints: [Int64](repeating: 0, count: 3072))]) },
                        "interpreter: images: input has element type i64, the model expects f32")
-        XCTAssertEqual(errorText { _ = try run.run([]) }, "interpreter: legacy-modules: expected 1 inputs, got 0")
+        XCTAssertEqual(errorText { _ = try run.run([]) }, "interpreter: legacy-modules: the model has 1 inputs, 0 given")
     }
 
     func testLegacyModulesKeepNumericsThroughFusion() throws {

@@ -39,10 +39,11 @@ final class WeightsTests: XCTestCase {
             XCTAssertEqual(half.shape, full.shape, name)
             XCTAssertEqual(half.floats, full.floats.map { Float(Float16($0)) }, name)
         }
-        let expected = try Npy.read(file: Repo.fixture("yolov5n/output.npy"))
+        // The reference for the float16 checkpoint is its own model's output, widened to float32 as YOLOv5's
+        // attempt_load runs it (checkpoint_output.npy); measured 9.2e-5 on outputs up to 407.
+        let expected = try Npy.read(file: Repo.fixture("yolov5n/checkpoint_output.npy"))
         let c = try export(Repo.fixture("yolov5n/checkpoint.pt"), weights: nil)
-        // float16 weights: about 1e-3 relative per weight; on outputs up to ~400 that is < 2e-2.
-        XCTAssertLessThan(maxAbsDifference(c.output, expected), 2e-2)
+        XCTAssertLessThan(maxAbsDifference(c.output, expected), 2e-4)
         // The embedded config is yolov5n.yaml: same rows, same parameters.
         let embedded = try Compiler.compile(model: Repo.fixture("yolov5n/checkpoint.pt"), weights: .seeded, options: options)
         let sample = try Compiler.compile(configFile: Repo.sample("yolov5n"), options: options)

@@ -62,9 +62,10 @@ def test_efficientvit_fixture_matches_pytorch(weights, tmp_path):
     cli("run", model, "--input", FIXTURE / "input.npy", "-o", tmp_path / "y.npy")
     ours = np.load(tmp_path / "y.npy")
     assert ours.shape == reference.shape == (1, 6300, 85)
-    assert np.abs(ours - reference).max() < 1e-3
+    # Measured 9.2e-5 for both (outputs up to ~400).
+    assert np.abs(ours - reference).max() < 2e-4
     peer = ort_session(model).run(None, {"images": x})[0]
-    assert np.abs(peer - reference).max() < 1e-3
+    assert np.abs(peer - reference).max() < 2e-4
 
 
 @pytest.mark.parametrize("opset", [12, 16, 17, 18, 21])
@@ -74,7 +75,7 @@ def test_efficientvit_every_opset_runs_in_onnxruntime(opset, tmp_path):
         "--imgsz", 320, "--opset", opset, "-o", model)
     onnx.checker.check_model(onnx.load(str(model)), full_check=True)
     peer = ort_session(model).run(None, {"images": np.load(FIXTURE / "input.npy")})[0]
-    assert np.abs(peer - np.load(FIXTURE / "output.npy")).max() < 1e-3
+    assert np.abs(peer - np.load(FIXTURE / "output.npy")).max() < 5e-4
 
 
 @pytest.mark.parametrize("size", [576, 768])

@@ -23,10 +23,10 @@ def test_three_forms_match_pytorch_in_onnxruntime(form, tmp_path):
         w = FX / ("weights.safetensors" if form == "safetensors" else "state_dict.pt")
         cli("export", ROOT / "samples/yolov5n.yaml", "--weights", w, "-o", out, "--imgsz", "320")
     y = ort_session(out).run(None, {"images": np.load(FX / "input.npy")})[0]
-    expected = np.load(FX / "output.npy")
-    # The checkpoint stores the same weights in float16 (YOLOv5's train.py saves .half()): outputs up to
-    # ~400 then agree to float16 precision, not to 1e-3.
-    assert np.abs(y - expected).max() < (2e-2 if form == "checkpoint" else 1e-3)
+    # The checkpoint stores the weights in float16 (YOLOv5's train.py saves .half()); its reference is what
+    # that float16 model computes once widened to float32 (checkpoint_output.npy), as YOLOv5's attempt_load runs it.
+    expected = np.load(FX / ("checkpoint_output.npy" if form == "checkpoint" else "output.npy"))
+    assert np.abs(y - expected).max() < 5e-4
 
 
 def rewrite_zip(src, dst, drop=(), replace=None):
@@ -148,5 +148,12 @@ def test_half_export_is_a_float16_model(tmp_path):
     y = ort_session(out).run(None, {"images": x.astype(np.float16)})[0].astype(np.float32)
     # float16 activations throughout: about 1e-3 relative per op; measured 3e-4 of the output range.
     assert np.abs(y - expected).max() / np.abs(expected).max() < 1e-3
-    cli("run", out, "--input", FX / "input.npy", "-o", tmp_path / "y.npy")
-    assert np.abs(np.load(tmp_path / "y.npy") - expected).max() < 2e-2
+    # The interpreter takes the model's own input type, as onnxruntime does, and computes float16 as ONNX
+    # defines it: each operation's result rounded to float16.
+    r = cli("run", out, "--input", FX / "input.npy", "-o", tmp_path / "y.npy", check=False)
+    assert r.returncode == 1 and "input has element type f32, the model expects f16" in r.stderr
+    np.save(tmp_path / "x16.npy", x.astype(np.float16))
+    cli("run", out, "--input", tmp_path / "x16.npy", "-o", tmp_path / "y.npy")
+    ours = np.load(tmp_path / "y.npy")
+    assert ours.dtype == np.float16
+    assert np.abs(ours.astype(np.float32) - expected).max() / np.abs(expected).max() < 1e-3

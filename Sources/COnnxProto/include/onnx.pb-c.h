@@ -26,6 +26,8 @@ typedef struct Onnx__TensorShapeProto Onnx__TensorShapeProto;
 typedef struct Onnx__TensorShapeProto__Dimension Onnx__TensorShapeProto__Dimension;
 typedef struct Onnx__TypeProto Onnx__TypeProto;
 typedef struct Onnx__TypeProto__Tensor Onnx__TypeProto__Tensor;
+typedef struct Onnx__TypeProto__Sequence Onnx__TypeProto__Sequence;
+typedef struct Onnx__TypeProto__Optional Onnx__TypeProto__Optional;
 typedef struct Onnx__OperatorSetIdProto Onnx__OperatorSetIdProto;
 
 
@@ -69,6 +71,11 @@ typedef enum _Onnx__TensorProto__DataType {
   ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16 = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ONNX__TENSOR_PROTO__DATA_TYPE)
 } Onnx__TensorProto__DataType;
+typedef enum _Onnx__TensorProto__DataLocation {
+  ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT = 0,
+  ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ONNX__TENSOR_PROTO__DATA_LOCATION)
+} Onnx__TensorProto__DataLocation;
 
 /* --- messages --- */
 
@@ -209,10 +216,17 @@ struct  Onnx__TensorProto
   double *double_data;
   size_t n_uint64_data;
   uint64_t *uint64_data;
+  /*
+   * Data stored outside the file: read to refuse it by name.
+   */
+  size_t n_external_data;
+  Onnx__StringStringEntryProto **external_data;
+  protobuf_c_boolean has_data_location;
+  Onnx__TensorProto__DataLocation data_location;
 };
 #define ONNX__TENSOR_PROTO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&onnx__tensor_proto__descriptor) \
-    , 0,NULL, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, NULL, NULL, 0, {0,NULL}, 0,NULL, 0,NULL }
+    , 0,NULL, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, NULL, NULL, 0, {0,NULL}, 0,NULL, 0,NULL, 0,NULL, 0, ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT }
 
 
 typedef enum {
@@ -260,9 +274,34 @@ struct  Onnx__TypeProto__Tensor
     , 0, 0, NULL }
 
 
+/*
+ * Only tensors are read; the other kinds are declared so a file that uses them is named as such.
+ */
+struct  Onnx__TypeProto__Sequence
+{
+  ProtobufCMessage base;
+  Onnx__TypeProto *elem_type;
+};
+#define ONNX__TYPE_PROTO__SEQUENCE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&onnx__type_proto__sequence__descriptor) \
+    , NULL }
+
+
+struct  Onnx__TypeProto__Optional
+{
+  ProtobufCMessage base;
+  Onnx__TypeProto *elem_type;
+};
+#define ONNX__TYPE_PROTO__OPTIONAL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&onnx__type_proto__optional__descriptor) \
+    , NULL }
+
+
 typedef enum {
   ONNX__TYPE_PROTO__VALUE__NOT_SET = 0,
-  ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE = 1
+  ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE = 1,
+  ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE = 4,
+  ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ONNX__TYPE_PROTO__VALUE__CASE)
 } Onnx__TypeProto__ValueCase;
 
@@ -273,6 +312,8 @@ struct  Onnx__TypeProto
   Onnx__TypeProto__ValueCase value_case;
   union {
     Onnx__TypeProto__Tensor *tensor_type;
+    Onnx__TypeProto__Sequence *sequence_type;
+    Onnx__TypeProto__Optional *optional_type;
   };
 };
 #define ONNX__TYPE_PROTO__INIT \
@@ -450,6 +491,12 @@ void   onnx__tensor_shape_proto__free_unpacked
 /* Onnx__TypeProto__Tensor methods */
 void   onnx__type_proto__tensor__init
                      (Onnx__TypeProto__Tensor         *message);
+/* Onnx__TypeProto__Sequence methods */
+void   onnx__type_proto__sequence__init
+                     (Onnx__TypeProto__Sequence         *message);
+/* Onnx__TypeProto__Optional methods */
+void   onnx__type_proto__optional__init
+                     (Onnx__TypeProto__Optional         *message);
 /* Onnx__TypeProto methods */
 void   onnx__type_proto__init
                      (Onnx__TypeProto         *message);
@@ -520,6 +567,12 @@ typedef void (*Onnx__TensorShapeProto_Closure)
 typedef void (*Onnx__TypeProto__Tensor_Closure)
                  (const Onnx__TypeProto__Tensor *message,
                   void *closure_data);
+typedef void (*Onnx__TypeProto__Sequence_Closure)
+                 (const Onnx__TypeProto__Sequence *message,
+                  void *closure_data);
+typedef void (*Onnx__TypeProto__Optional_Closure)
+                 (const Onnx__TypeProto__Optional *message,
+                  void *closure_data);
 typedef void (*Onnx__TypeProto_Closure)
                  (const Onnx__TypeProto *message,
                   void *closure_data);
@@ -541,10 +594,13 @@ extern const ProtobufCMessageDescriptor onnx__model_proto__descriptor;
 extern const ProtobufCMessageDescriptor onnx__graph_proto__descriptor;
 extern const ProtobufCMessageDescriptor onnx__tensor_proto__descriptor;
 extern const ProtobufCEnumDescriptor    onnx__tensor_proto__data_type__descriptor;
+extern const ProtobufCEnumDescriptor    onnx__tensor_proto__data_location__descriptor;
 extern const ProtobufCMessageDescriptor onnx__tensor_shape_proto__descriptor;
 extern const ProtobufCMessageDescriptor onnx__tensor_shape_proto__dimension__descriptor;
 extern const ProtobufCMessageDescriptor onnx__type_proto__descriptor;
 extern const ProtobufCMessageDescriptor onnx__type_proto__tensor__descriptor;
+extern const ProtobufCMessageDescriptor onnx__type_proto__sequence__descriptor;
+extern const ProtobufCMessageDescriptor onnx__type_proto__optional__descriptor;
 extern const ProtobufCMessageDescriptor onnx__operator_set_id_proto__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -5,6 +5,7 @@ public enum Attribute: Sendable, Equatable, CustomStringConvertible {
     case float(Float)
     case floats([Float])
     case string(String)
+    case strings([String])
     case tensor(Tensor)
 
     public var description: String {
@@ -14,7 +15,21 @@ public enum Attribute: Sendable, Equatable, CustomStringConvertible {
         case .float(let v): return formatFloat(v)
         case .floats(let v): return "[" + v.map(formatFloat).joined(separator: ",") + "]"
         case .string(let v): return "\"\(v)\""
+        case .strings(let v): return "[" + v.map { "\"\($0)\"" }.joined(separator: ",") + "]"
         case .tensor(let t): return "tensor<\(t.type)>"
+        }
+    }
+
+    /// The ONNX attribute type's name, for messages.
+    public var kindName: String {
+        switch self {
+        case .int: return "int"
+        case .ints: return "ints"
+        case .float: return "float"
+        case .floats: return "floats"
+        case .string: return "string"
+        case .strings: return "strings"
+        case .tensor: return "tensor"
         }
     }
 }

@@ -108,10 +108,12 @@ public final class GraphBuilder {
         var node = Node(op: op, name: name, inputs: inputs, outputs: [], attributes: attributes)
         let placeholders = (0..<outputs).map { _ in TensorType(.float32, []) }
         node.outputs = placeholders.indices.map { i in graph.addValue(name: name + "_output_\(i)", type: placeholders[i]) }
-        let types = try ShapeRules.infer(ShapeContext(
-            node: node,
-            inputTypes: inputs.map { $0.map(graph.type(of:)) },
-            constants: inputs.map { graph.constant($0) }))
+        let types = try ShapeInference.infer(node, inputTypes: inputs.map { $0.map(graph.type(of:)) },
+                                             constants: inputs.map { graph.constant($0) })
+        // The compiler's graphs are static: every shape known when the node is added.
+        for t in types where !t.isStatic {
+            throw ShapeError(layer: node.layer, op: op, message: "result \(t) is not static; shape-like inputs must be constants")
+        }
         for (v, t) in zip(node.outputs, types) { graph.setType(v, t) }
         graph.nodes.append(node)
         return node.outputs

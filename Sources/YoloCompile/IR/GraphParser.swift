@@ -55,8 +55,9 @@ public struct GraphParser {
                 if s.consume("=") {
                     let values = try s.numberList()
                     guard values.count == type.count else { throw fail("%\(name) is \(type) but lists \(values.count) values") }
-                    tensor = type.dtype.isFloat ? Tensor(shape: type.shape, floats: values.map { Float($0) })
-                        : Tensor(shape: type.shape, ints: values.map { Int64($0) }, dtype: type.dtype)
+                    guard let shape = type.staticShape else { throw fail("constant %\(name) must have a static type") }
+                    tensor = type.dtype.storage == .ints ? Tensor(shape: shape, ints: values.map { Int64($0) }, dtype: type.dtype)
+                        : Tensor(shape: shape, values: values, dtype: type.dtype)
                 } else if let fill {
                     tensor = try fill.tensor(named: name, shape: type.shape, kind: kind.value, initializer: .uniform(bound: 1))
                 } else {
@@ -156,22 +157,28 @@ private struct Scanner {
         return name
     }
 
+    /// `f32[1,3,640,640]`, `f32[batch,3,?,?]` (symbols and unknown sizes), `f32[*]` (unknown rank).
     mutating func type() throws -> TensorType {
         let dt = identifier()
         guard let dtype = DType(rawValue: dt) else { throw fail("unknown element type '\(dt)'") }
         try expect("[")
-        var shape: [Int] = []
+        if consume("*") {
+            try expect("]")
+            return TensorType(dtype, dims: nil)
+        }
+        var dims: [Dim] = []
         if !consume("]") {
             repeat {
                 trim()
-                let digits = s.prefix { $0.isNumber }
-                guard let d = Int(digits) else { throw fail("expected a dimension at '\(s.prefix(10))'") }
-                s = s.dropFirst(digits.count)
-                shape.append(d)
+                if consume("?") { dims.append(.unknown); continue }
+                let token = s.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                guard !token.isEmpty else { throw fail("expected a dimension at '\(s.prefix(10))'") }
+                s = s.dropFirst(token.count)
+                if let d = Int(token) { dims.append(.value(d)) } else { dims.append(.symbol(String(token))) }
             } while consume(",")
             try expect("]")
         }
-        return TensorType(dtype, shape)
+        return TensorType(dtype, dims: dims)
     }
 
     mutating func number() throws -> String {

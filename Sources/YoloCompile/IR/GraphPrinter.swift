@@ -40,7 +40,12 @@ public struct GraphPrinter {
     func ref(_ g: Graph, _ v: ValueID) -> String { "%" + g.name(of: v) }
 
     func data(_ t: Tensor) -> String {
-        let items = t.isFloat ? t.floats.map(formatFloat) : t.ints.map { String($0) }
+        let items: [String]
+        switch t.dtype.storage {
+        case .floats: items = t.floats.map(formatFloat)
+        case .doubles: items = t.doubles.map { "\($0)" }
+        case .ints: items = t.ints.map { String($0) }
+        }
         return "[" + items.joined(separator: ",") + "]"
     }
 

@@ -27,8 +27,8 @@ public enum Verifier {
             }
             let inferred: [TensorType]
             do {
-                inferred = try ShapeRules.infer(ShapeContext(
-                    node: n, inputTypes: n.inputs.map { $0.map(g.type(of:)) }, constants: n.inputs.map { g.constant($0) }))
+                inferred = try ShapeInference.infer(n, inputTypes: n.inputs.map { $0.map(g.type(of:)) },
+                                                    constants: n.inputs.map { g.constant($0) })
             } catch let e as ShapeError {
                 throw VerifierError(message: "\(n.name): \(e.message)")
             }

@@ -1,13 +1,38 @@
 import Dispatch
 
-/// Executes a graph on the CPU in float32. Each intermediate tensor is released after its last use,
-/// so peak memory is the live set, not the sum of all activations.
+/// Executes a graph on the CPU. Every node's attributes are decoded once, when the interpreter is
+/// made. A graph whose inputs have symbolic or unknown dimensions is specialised to the shapes of the
+/// tensors it is given (shapes inferred again, shape arithmetic folded) before it runs; a node whose
+/// output shape depends on data (NonZero, say) has it inferred from its actual inputs as it runs.
+/// Each intermediate tensor is released after its last use, so peak memory is the live set.
 public struct Interpreter {
     public let graph: Graph
+    private let plan: [PlannedNode]
     private let lastUse: [ValueID: Int]
 
-    public init(_ graph: Graph) {
+    struct PlannedNode {
+        let schema: OperatorSchema
+        let attributes: AttributeView
+        /// The inferred output types, when every one is static.
+        let staticOutputs: [TensorType]?
+    }
+
+    public init(_ graph: Graph) throws {
         self.graph = graph
+        var plan: [PlannedNode] = []
+        for n in graph.nodes {
+            guard let schema = Operators.schema(n.op) else {
+                throw InterpreterError(node: n.name, op: n.op, message: "unsupported operator")
+            }
+            let attributes: AttributeView
+            do { attributes = try AttributeView(n, schema: schema) } catch let e as ShapeError {
+                throw InterpreterError(node: n.name, op: n.op, message: e.message)
+            }
+            let types = n.outputs.map(graph.type(of:))
+            plan.append(PlannedNode(schema: schema, attributes: attributes,
+                                    staticOutputs: types.allSatisfy(\.isStatic) ? types : nil))
+        }
+        self.plan = plan
         var last: [ValueID: Int] = [:]
         for (i, n) in graph.nodes.enumerated() { for v in n.inputs.compactMap({ $0 }) { last[v] = i } }
         for v in graph.outputs { last[v] = Int.max }
@@ -18,26 +43,37 @@ public struct Interpreter {
     /// `timing`, when given, receives each node and the nanoseconds its kernel took.
     public func run(_ inputs: [Tensor], timing: ((Node, UInt64) -> Void)? = nil) throws -> [Tensor] {
         guard inputs.count == graph.inputs.count else {
-            throw InterpreterError(node: graph.name, message: "expected \(graph.inputs.count) inputs, got \(inputs.count)")
+            throw InterpreterError(node: graph.name, message: "the model has \(graph.inputs.count) inputs, \(inputs.count) given")
+        }
+        let bound = try InputBinding.check(graph, inputs)
+        if !bound.allStatic {
+            // Specialise to these shapes, then run the static graph.
+            let specialised = try GraphInference.specialise(graph, to: inputs.map(\.type))
+            return try Interpreter(specialised).run(inputs, timing: timing)
         }
         var env: [ValueID: Tensor] = [:]
-        for (v, t) in zip(graph.inputs, inputs) {
-            let want = graph.type(of: v)
-            guard t.shape == want.shape else {
-                throw InterpreterError(node: graph.name(of: v), message: "input has shape \(t.shape), the model expects \(want.shape)")
-            }
-            guard t.isFloat == want.dtype.isFloat else {
-                throw InterpreterError(node: graph.name(of: v), message: "input has element type \(t.dtype.rawValue), the model expects \(want.dtype.rawValue)")
-            }
-            env[v] = t
-        }
+        for (v, t) in zip(graph.inputs, inputs) { env[v] = t }
         for (v, c) in graph.constants { env[v] = c.tensor }
         for (i, n) in graph.nodes.enumerated() {
-            let ctx = KernelContext(node: n, inputs: n.inputs.map { $0.flatMap { env[$0] } },
-                                    outputTypes: n.outputs.map(graph.type(of:)))
+            let p = plan[i]
+            let values = n.inputs.map { $0.flatMap { env[$0] } }
+            for (j, v) in n.inputs.enumerated() where v != nil && values[j] == nil {
+                throw InterpreterError(node: n.name, op: n.op, message: "input \(j) was never computed")
+            }
+            let types = try p.staticOutputs ?? runtimeTypes(n, p, values)
+            let ctx = KernelContext(node: n, attributes: p.attributes, inputs: values, outputTypes: types)
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            let results = try Kernels.run(ctx)
+            let results = try p.schema.kernel(ctx)
             if let timing { timing(n, DispatchTime.now().uptimeNanoseconds - start) }
+            guard results.count == n.outputs.count else {
+                throw InterpreterError(node: n.name, op: n.op, message: "the kernel gave \(results.count) outputs for \(n.outputs.count)")
+            }
+            for (k, (t, want)) in zip(results, types).enumerated() {
+                // A kernel that disagrees with its rule is a bug: refuse rather than return it.
+                guard t.dtype == want.dtype, want.staticShape.map({ $0 == t.shape }) ?? (want.rank < 0 || want.rank == t.shape.count) else {
+                    throw InterpreterError(node: n.name, op: n.op, message: "output \(k) came out \(t.type), inferred \(want)")
+                }
+            }
             for (v, t) in zip(n.outputs, results) { env[v] = t }
             for v in n.inputs.compactMap({ $0 }) where lastUse[v] == i && graph.constants[v] == nil {
                 env[v] = nil
@@ -47,5 +83,49 @@ public struct Interpreter {
             guard let t = env[v] else { throw InterpreterError(node: graph.name(of: v), message: "output was never computed") }
             return t
         }
+    }
+
+    /// Output types inferred from the actual inputs (a node after a data-dependent shape).
+    private func runtimeTypes(_ n: Node, _ p: PlannedNode, _ values: [Tensor?]) throws -> [TensorType] {
+        let ctx = ShapeContext(node: n, schema: p.schema, attributes: p.attributes, inputTypes: values.map { $0?.type },
+                               constants: values, outputCount: n.outputs.count)
+        do { return try ShapeInference.infer(ctx) } catch let e as ShapeError {
+            throw InterpreterError(node: n.name, op: n.op, message: e.message)
+        }
+    }
+}
+
+/// Checks the tensors given for a graph's inputs against its declared input types: element types
+/// exactly, fixed sizes exactly, and each symbol bound to one size throughout.
+enum InputBinding {
+    static func check(_ g: Graph, _ inputs: [Tensor]) throws -> (allStatic: Bool, symbols: [String: Int]) {
+        var symbols: [String: Int] = [:]
+        var allStatic = true
+        for (v, t) in zip(g.inputs, inputs) {
+            let want = g.type(of: v)
+            let name = g.name(of: v)
+            guard t.dtype == want.dtype else {
+                throw InterpreterError(node: name, message: "input has element type \(t.dtype.rawValue), the model expects \(want.dtype.rawValue)")
+            }
+            guard let dims = want.dims else { allStatic = false; continue }
+            guard dims.count == t.shape.count else {
+                throw InterpreterError(node: name, message: "input has shape \(t.shape), the model expects \(want)")
+            }
+            for (d, size) in zip(dims, t.shape) {
+                switch d {
+                case .value(let v):
+                    guard v == size else { throw InterpreterError(node: name, message: "input has shape \(t.shape), the model expects \(want.shape)") }
+                case .symbol(let s):
+                    allStatic = false
+                    if let b = symbols[s], b != size {
+                        throw InterpreterError(node: name, message: "input has shape \(t.shape), but '\(s)' is \(b) in an earlier input")
+                    }
+                    symbols[s] = size
+                case .unknown:
+                    allStatic = false
+                }
+            }
+        }
+        return (allStatic, symbols)
     }
 }

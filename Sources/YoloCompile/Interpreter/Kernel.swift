@@ -1,41 +1,34 @@
-/// What a kernel sees: the node, its input tensors (nil for absent optional inputs) and the output
-/// types the shape rules inferred.
+/// What a kernel sees: the node, its decoded attributes (the same view its shape rule saw), its input
+/// tensors (nil for absent optional inputs) and the output types inferred for these inputs.
 public struct KernelContext {
     public let node: Node
+    public let attributes: AttributeView
     public let inputs: [Tensor?]
     public let outputTypes: [TensorType]
 
-    func fail(_ message: String) -> InterpreterError { InterpreterError(node: node.name, message: message) }
+    public init(node: Node, attributes: AttributeView, inputs: [Tensor?], outputTypes: [TensorType]) {
+        self.node = node
+        self.attributes = attributes
+        self.inputs = inputs
+        self.outputTypes = outputTypes
+    }
 
-    func input(_ i: Int) throws -> Tensor {
+    public func fail(_ message: String) -> InterpreterError { InterpreterError(node: node.name, op: node.op, message: message) }
+
+    public func input(_ i: Int) throws -> Tensor {
         guard i < inputs.count, let t = inputs[i] else { throw fail("missing input \(i)") }
         return t
     }
 
-    func optional(_ i: Int) -> Tensor? { i < inputs.count ? inputs[i] : nil }
+    public func optional(_ i: Int) -> Tensor? { i < inputs.count ? inputs[i] : nil }
+
+    /// Output `i`'s static shape (every kernel but the data-dependent ones runs with it known).
+    public func outputShape(_ i: Int = 0) throws -> [Int] {
+        guard i < outputTypes.count, let s = outputTypes[i].staticShape else { throw fail("output \(i)'s shape is not known") }
+        return s
+    }
+
+    public func outputDType(_ i: Int = 0) -> DType { outputTypes[i].dtype }
 }
 
 public typealias Kernel = @Sendable (KernelContext) throws -> [Tensor]
-
-/// The interpreter's kernels, one per operator, in files by family under Kernels/.
-public enum Kernels {
-    public static let table: [String: Kernel] = {
-        var t: [String: Kernel] = [:]
-        registerConvolution(&t)
-        registerPooling(&t)
-        registerElementwise(&t)
-        registerNormalization(&t)
-        registerLayerNormalization(&t)
-        registerMatMul(&t)
-        registerGemm(&t)
-        registerConvTranspose(&t)
-        registerReduction(&t)
-        registerDataMovement(&t)
-        return t
-    }()
-
-    public static func run(_ ctx: KernelContext) throws -> [Tensor] {
-        guard let k = table[ctx.node.op] else { throw ctx.fail("no kernel for \(ctx.node.op)") }
-        return try k(ctx)
-    }
-}

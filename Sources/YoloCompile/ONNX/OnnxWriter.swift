@@ -83,7 +83,7 @@ public enum OnnxWriter {
         let written = g.orderedConstants.filter { v, _ in used.contains(v) && (spelledInputs.contains(g.name(of: v)) || g.outputs.contains(v)) }
         var keepFloat32 = Set<ValueID>()
         for n in g.nodes where n.op == "Resize" { for v in n.inputs.dropFirst().compactMap({ $0 }) { keepFloat32.insert(v) } }
-        func half(_ v: ValueID) -> Bool { options.float16 && g.type(of: v).dtype.isFloat && !keepFloat32.contains(v) }
+        func half(_ v: ValueID) -> Bool { options.float16 && g.type(of: v).dtype == .float32 && !keepFloat32.contains(v) }
         for (v, c) in written { inits.append(tensor(c.tensor, name: g.name(of: v), half: half(v), arena)) }
         // Model numbers the spelling adds come before the placeholders: re-imported, they are ordinary
         // initializers and the placeholders are dropped, so this order round-trips.
@@ -141,12 +141,14 @@ public enum OnnxWriter {
             }
             return try pinned(tensors.dropFirst(), protos, body)
         }
-        if t.isFloat { return try t.floats.withUnsafeBytes(pin) }
+        if t.dtype == .float32 { return try t.floats.withUnsafeBytes(pin) }
         if t.dtype == .int64 { return try t.ints.withUnsafeBytes(pin) }
         return try pinned(tensors.dropFirst(), protos, body)
     }
 
     static func node(_ s: OpsetLegalization.Spelling, _ arena: CArena) -> UnsafeMutablePointer<Onnx__NodeProto> {
+        var s = s
+        while s.inputs.last == "" { s.inputs.removeLast() }  // a trailing absent input is written as none, as the reader reads it
         let p = arena.allocate(Onnx__NodeProto.self, count: 1)
         onnx__node_proto__init(p)
         p.pointee.n_input = s.inputs.count
@@ -188,6 +190,13 @@ public enum OnnxWriter {
             p.pointee.has_s = 1
             let utf8 = Array(v.utf8)
             p.pointee.s = ProtobufCBinaryData(len: utf8.count, data: utf8.withUnsafeBytes { arena.bytes($0) })
+        case .strings(let v):
+            p.pointee.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS
+            p.pointee.n_strings = v.count
+            p.pointee.strings = arena.array(v.map { s in
+                let utf8 = Array(s.utf8)
+                return ProtobufCBinaryData(len: utf8.count, data: utf8.withUnsafeBytes { arena.bytes($0) })
+            })
         case .tensor(let t):
             p.pointee.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR
             p.pointee.t = tensor(t, name: nil, half: false, pinned: false, arena)
@@ -203,7 +212,7 @@ public enum OnnxWriter {
         p.pointee.n_dims = t.shape.count
         p.pointee.dims = arena.array(t.shape.map(Int64.init))
         p.pointee.has_data_type = 1
-        p.pointee.data_type = half ? DType.float16.onnxCode : t.isFloat ? DType.float32.onnxCode : t.dtype.onnxCode
+        p.pointee.data_type = half ? DType.float16.onnxCode : t.dtype.onnxCode
         if let name { p.pointee.name = arena.string(name) }
         p.pointee.has_raw_data = 1
         let data: UnsafeMutablePointer<UInt8>
@@ -212,19 +221,14 @@ public enum OnnxWriter {
             let bits = t.floats.map { Float16($0).bitPattern }
             data = bits.withUnsafeBytes { arena.bytes($0) }
             count = bits.count * 2
-        } else if pinned && (t.isFloat || t.dtype == .int64) {
+        } else if pinned && (t.dtype == .float32 || t.dtype == .int64) {
             // Filled in by `pinned` (no copy); only the length is set here.
             data = arena.allocate(UInt8.self, count: 1)
-            count = t.isFloat ? t.floats.count * 4 : t.ints.count * 8
-        } else if t.isFloat {
-            data = t.floats.withUnsafeBytes { arena.bytes($0) }
-            count = t.floats.count * 4
+            count = t.count * t.dtype.byteSize
         } else {
-            switch t.dtype {
-            case .int32: let v = t.ints.map { Int32(truncatingIfNeeded: $0) }; data = v.withUnsafeBytes { arena.bytes($0) }; count = v.count * 4
-            case .bool: let v = t.ints.map { UInt8($0 != 0 ? 1 : 0) }; data = v.withUnsafeBytes { arena.bytes($0) }; count = v.count
-            default: data = t.ints.withUnsafeBytes { arena.bytes($0) }; count = t.ints.count * 8
-            }
+            let bytes = encodeExact(t)
+            data = bytes.withUnsafeBytes { arena.bytes($0) }
+            count = bytes.count
         }
         p.pointee.raw_data = ProtobufCBinaryData(len: count, data: data)
         return p
@@ -242,11 +246,18 @@ public enum OnnxWriter {
         tt.pointee.elem_type = half ? DType.float16.onnxCode : type.dtype.onnxCode
         let shape = arena.allocate(Onnx__TensorShapeProto.self, count: 1)
         onnx__tensor_shape_proto__init(shape)
-        let dims = type.shape.map { d -> UnsafeMutablePointer<Onnx__TensorShapeProto__Dimension>? in
+        let dims = (type.dims ?? []).map { d -> UnsafeMutablePointer<Onnx__TensorShapeProto__Dimension>? in
             let dp = arena.allocate(Onnx__TensorShapeProto__Dimension.self, count: 1)
             onnx__tensor_shape_proto__dimension__init(dp)
-            dp.pointee.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
-            dp.pointee.dim_value = Int64(d)
+            switch d {
+            case .value(let v):
+                dp.pointee.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
+                dp.pointee.dim_value = Int64(v)
+            case .symbol(let s):
+                dp.pointee.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
+                dp.pointee.dim_param = arena.string(s)
+            case .unknown: break
+            }
             return dp
         }
         shape.pointee.n_dim = dims.count

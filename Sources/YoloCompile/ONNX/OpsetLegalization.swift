@@ -4,11 +4,22 @@
 /// - Split: sizes as an input from opset 13, as the `split` attribute before.
 /// - Resize: `roi` optional from opset 13, a required (empty) input before.
 /// - Squeeze / Unsqueeze: `axes` an input from opset 13, an attribute before.
-/// - ReduceMean: `axes` an input from opset 18, an attribute before.
+/// - Reduce*: `axes` an input from opset 18 (ReduceSum 13), an attribute before.
+/// - Softmax, LogSoftmax, Hardmax: along one axis from opset 13; before, over the flattened axes from
+///   `axis` on (the last axis alone is the same; other axes are read as Flatten, the op, Reshape).
+/// - Clip, Pad, Slice, TopK: their attributes became inputs (opsets 11, 11, 10, 10); read only.
+/// - Upsample (7-9) and Resize-10: Resize with asymmetric coordinates (and floor for nearest); read only.
+/// - Dropout, BatchNormalization: their training-era attributes (ratio, is_test, spatial) dropped where
+///   inference ignores them, refused where they ask for training.
+/// - GroupNormalization-18's per-group scale and bias: repeated per channel, as opset 21 has them.
 /// - LayerNormalization (opset 17) is written below 17 as the primitive ops that define it.
 /// - HardSwish (opset 14) is written below 14 as x * HardSigmoid(x).
 /// - Gelu (opset 20) is written below 20 as torch.onnx writes exact GELU: x * (Erf(x / sqrt 2) + 1) * 0.5.
 enum OpsetLegalization {
+    /// Operators ONNX removed that the reader rewrites to the IR's (they never reach the IR), and the
+    /// opsets they are read at.
+    static let legacyOperators: [String: ClosedRange<Int>] = ["Upsample": 7...9]
+
     struct Spelling {
         var op: String
         var name: String
@@ -23,16 +34,21 @@ enum OpsetLegalization {
 
     /// The node as the target opset spells it: usually one node, HardSwish below opset 14 two.
     static func export(_ n: Node, opset: Int, graph g: Graph) throws -> [Spelling] {
-        if n.op == "Softmax" && opset < 13, let x = n.inputs[0] {
+        // Operators newer than the target opset, except those written below as older operators.
+        if let first = Operators.schema(n.op)?.versions.first, first > opset,
+           !["HardSwish", "Gelu", "LayerNormalization"].contains(n.op) {
+            throw OnnxError(file: g.name, "node \(n.name): \(n.op) needs opset \(first) or later; export at opset \(first)")
+        }
+        if ["Softmax", "LogSoftmax", "Hardmax"].contains(n.op) && opset < 13, let x = n.inputs[0] {
             // Before 13 Softmax flattens to 2-D at `axis`: the same function only on the last axis.
             let rank = g.type(of: x).rank, axis = n.int("axis", default: -1)
             guard axis == -1 || axis == rank - 1 else {
-                throw OnnxError(file: g.name, "node \(n.name): Softmax over axis \(axis) of a rank-\(rank) tensor cannot be written below opset 13; use opset 13 or later")
+                throw OnnxError(file: g.name, "node \(n.name): \(n.op) over axis \(axis) of a rank-\(rank) tensor cannot be written below opset 13; use opset 13 or later")
             }
         }
         var s = Spelling(op: n.op, name: n.name, inputs: n.inputs.map { $0.map(g.name(of:)) ?? "" },
                          outputs: n.outputs.map(g.name(of:)), attributes: n.attributes)
-        if n.op == "Softmax" && opset < 13 && s.attributes["axis"] == nil {
+        if ["Softmax", "LogSoftmax", "Hardmax"].contains(n.op) && opset < 13 && s.attributes["axis"] == nil {
             s.attributes["axis"] = .int(-1)  // the default was 1 before opset 13
         }
         if n.op == "HardSwish" && opset < 14 {
@@ -53,7 +69,7 @@ enum OpsetLegalization {
         if n.op == "LayerNormalization" && opset < 17, let x = n.inputs[0] {
             return layerNormPrimitives(n, s, rank: g.type(of: x).rank)
         }
-        if n.op == "ReduceMean" && opset < 18, n.inputs.count > 1 {
+        if n.op.hasPrefix("Reduce") && opset < (n.op == "ReduceSum" ? 13 : 18), n.inputs.count > 1 {
             if let t = g.constant(n.inputs[1]) { s.attributes["axes"] = .ints(t.intValues) }
             s.inputs = [s.inputs[0]]
         }
@@ -122,31 +138,165 @@ enum OpsetLegalization {
         ]
     }
 
-    /// Rewrites an imported node to the IR's form. `constant` makes a constant value from a tensor.
-    static func canonicalize(_ n: inout Node, opset: Int, graph g: Graph, file: String, constant: (Tensor) -> ValueID) throws {
-        guard !n.inputs.isEmpty else { return }
+    /// Rewrites an imported node to the IR's (newest) form: older spellings of the same computation,
+    /// and older semantics as an exact equivalent in the IR's operators. What has no exact equivalent
+    /// is refused (ShapeError naming the attribute or input). `g` is the graph read so far (input types
+    /// known); constants the rewrite needs are added to it.
+    static func canonicalize(_ node: Node, opset: Int, graph g: inout Graph) throws -> [Node] {
+        var n = node
+        var made = 0
+        func fail(_ m: String) -> ShapeError { ShapeError(layer: n.layer, op: n.op, message: m) }
+        func constant(_ t: Tensor) -> ValueID {
+            made += 1
+            return g.addConstant(name: "\(n.name)/canonical_\(g.values.count)_\(made)", tensor: t, kind: .constant)
+        }
+        func value(_ label: String, like v: ValueID?) -> ValueID {
+            g.addValue(name: "\(n.name)/\(label)_\(g.values.count)", type: TensorType(v.map { g.type(of: $0).dtype } ?? .float32, dims: nil))
+        }
+        /// An ints attribute moved to input `i` (absent stays absent).
+        func attributeToInput(_ key: String, at i: Int) {
+            guard let a = n.attributes[key] else { return }
+            n.attributes[key] = nil
+            guard case .ints(let v) = a else { n.attributes[key] = a; return }  // a wrong type is refused by the view
+            while n.inputs.count < i { n.inputs.append(nil) }
+            if n.inputs.count == i { n.inputs.append(constant(.vector(v))) } else { n.inputs[i] = constant(.vector(v)) }
+        }
+        /// A float attribute as a scalar input of X's element type.
+        func scalarInput(_ value: Float) throws -> ValueID {
+            let dt = n.inputs.first.flatMap { $0.map { g.type(of: $0).dtype } } ?? .float32
+            switch dt.storage {
+            case .floats: return constant(Tensor(shape: [], floats: [value], dtype: dt))
+            case .doubles: return constant(Tensor(shape: [], doubles: [Double(value)]))
+            case .ints: throw fail("\(n.op) of \(dt.onnxName) before opset 11 is not defined")
+            }
+        }
+        guard !n.inputs.isEmpty || n.op == "Constant" else { return [n] }
         switch n.op {
-        case "Softmax" where opset < 13:
-            let rank = n.inputs[0].map { g.type(of: $0).rank } ?? 0
-            let axis = n.int("axis", default: 1)
-            guard axis == -1 || axis == rank - 1 else {
-                throw OnnxError(file: file, "node \(n.name): Softmax before opset 13 flattens the input at axis \(axis) of \(rank); only the last axis is supported")
+        case "Softmax" where opset < 13, "LogSoftmax" where opset < 13, "Hardmax" where opset < 13:
+            // Before 13 the input is flattened to 2-D at `axis` (default 1) and normalised over the second
+            // dimension: the same as the last axis when `axis` is the last, otherwise Flatten, the
+            // operator over the last axis, and a Reshape back.
+            guard case .int(let axis)? = n.attributes["axis"] ?? .int(1) else { return [n] }
+            let rank = n.inputs[0].map { g.type(of: $0).rank } ?? -1
+            if axis == -1 || (rank > 0 && axis == rank - 1) {
+                n.attributes["axis"] = .int(-1)
+                return [n]
             }
-        case "Split":
-            if case .ints(let sizes)? = n.attributes["split"] {
-                n.attributes["split"] = nil
-                n.inputs = [n.inputs[0], constant(.vector(sizes))]
+            guard let x = n.inputs[0] else { return [n] }
+            let flat = value("Flatten", like: x), out = value(n.op, like: x), shape = g.addValue(name: "\(n.name)/Shape_\(g.values.count)", type: TensorType(.int64, dims: nil))
+            return [
+                Node(op: "Flatten", name: n.name + "/Flatten", inputs: [x], outputs: [flat], attributes: ["axis": .int(axis)]),
+                Node(op: n.op, name: n.name, inputs: [flat], outputs: [out], attributes: ["axis": .int(-1)]),
+                Node(op: "Shape", name: n.name + "/Shape", inputs: [x], outputs: [shape]),
+                Node(op: "Reshape", name: n.name + "/Reshape", inputs: [out, shape], outputs: n.outputs),
+            ]
+        case "Split" where opset < 13:
+            attributeToInput("split", at: 1)
+        case "Squeeze" where opset < 13, "Unsqueeze" where opset < 13:
+            attributeToInput("axes", at: 1)
+        case "ReduceSum" where opset < 13:
+            attributeToInput("axes", at: 1)
+        case _ where n.op.hasPrefix("Reduce") && n.op != "ReduceSum" && opset < 18:
+            attributeToInput("axes", at: 1)
+        case "Slice" where opset < 10:
+            attributeToInput("starts", at: 1)
+            attributeToInput("ends", at: 2)
+            attributeToInput("axes", at: 3)
+        case "TopK" where opset < 10:
+            if case .int(let k)? = n.attributes["k"] {
+                n.attributes["k"] = nil
+                n.inputs.append(constant(.vector([k])))
             }
-        case "Squeeze", "Unsqueeze", "ReduceMean":
-            if case .ints(let axes)? = n.attributes["axes"] {
-                n.attributes["axes"] = nil
-                n.inputs = [n.inputs[0], constant(.vector(axes))]
+        case "Clip" where opset < 11:
+            // min and max were attributes (defaulting to the float range's ends).
+            var inputs: [ValueID?] = [n.inputs[0]]
+            for key in ["min", "max"] {
+                if case .float(let v)? = n.attributes[key] { inputs.append(try scalarInput(v)) } else { inputs.append(nil) }
+                n.attributes[key] = nil
             }
+            while inputs.last == .some(nil) { inputs.removeLast() }
+            n.inputs = inputs
+        case "Pad" where opset < 11:
+            if case .ints(let pads)? = n.attributes["pads"] {
+                n.attributes["pads"] = nil
+                var inputs: [ValueID?] = [n.inputs[0], constant(.vector(pads))]
+                if case .float(let v)? = n.attributes["value"] { inputs.append(try scalarInput(v)) }
+                n.attributes["value"] = nil
+                n.inputs = inputs
+            }
+        case "Dropout":
+            if opset < 7, case .int(let test)? = n.attributes["is_test"] {
+                guard test != 0 else { throw fail("attribute 'is_test' 0 asks for training mode, which draws random numbers") }
+                n.attributes["is_test"] = nil
+            }
+            if opset < 12 { n.attributes["ratio"] = nil }  // inference ignores the ratio
+            if opset < 10 && n.outputs.count > 1 { throw fail("the mask output before opset 10 has the data's type; it is not supported") }
+        case "BatchNormalization" where opset < 9:
+            if case .int(let spatial)? = n.attributes["spatial"] {
+                guard spatial == 1 else { throw fail("attribute 'spatial' 0 (statistics per activation) is not supported") }
+                n.attributes["spatial"] = nil
+            }
+            if case .int(let test)? = n.attributes["is_test"] {
+                guard test != 0 else { throw fail("attribute 'is_test' 0 asks for training mode") }
+                n.attributes["is_test"] = nil
+            }
+        case "Concat" where opset < 4:
+            if n.attributes["axis"] == nil { n.attributes["axis"] = .int(1) }
+        case "Upsample", "Resize" where opset < 11:
+            // Scales: Upsample-7's attribute, else input 1 (which must be a constant).
+            var scales: [Float]? = nil
+            if !(n.op == "Upsample" && opset < 9) {
+                guard n.inputs.count > 1, let v = n.inputs[1] else { throw fail("input 1 ('scales') is required") }
+                guard let t = g.constant(v) else { throw fail("input 1 ('scales') must be a constant before opset 11") }
+                scales = t.floatValues
+            }
+            return [try legacyResize(n, scales: scales, constant: constant)]
         case "Resize":
             // An empty roi or scales is the same as an absent one.
             for i in 1..<min(n.inputs.count, 3) where g.constant(n.inputs[i])?.count == 0 { n.inputs[i] = nil }
             while n.inputs.count > 1, n.inputs.last == .some(nil) { n.inputs.removeLast() }
+        case "GroupNormalization" where opset < 21:
+            // Opset 18 scales and shifts per group; 21 per channel: repeat each group's value.
+            guard case .int(let groups)? = n.attributes["num_groups"], groups > 0, n.inputs.count == 3,
+                  let c = n.inputs[0].flatMap({ g.type(of: $0).staticShape }).flatMap({ $0.count > 1 ? $0[1] : nil }),
+                  c % groups == 0 else {
+                throw fail("opset 18's per-group scale and bias need a known channel count that num_groups divides")
+            }
+            for i in 1...2 {
+                guard let t = g.constant(n.inputs[i]), t.count == groups else {
+                    throw fail("input \(i) must be a constant of \(groups) values (opset 18's per-group form)")
+                }
+                let idx = (0..<c).map { $0 / (c / groups) }
+                n.inputs[i] = constant(t.reshaped([groups]).gathered(idx, shape: [c]))
+            }
         default: break
         }
+        return [n]
+    }
+
+    /// Upsample (7-9) and Resize-10 as the IR's Resize: asymmetric coordinates, and for nearest the
+    /// floor of the source coordinate. Downsampling is refused: runtimes disagree on its rounding.
+    static func legacyResize(_ n: Node, scales given: [Float]?, constant: (Tensor) -> ValueID) throws -> Node {
+        func fail(_ m: String) -> ShapeError { ShapeError(layer: n.layer, op: n.op, message: m) }
+        let scales: [Float]
+        if let given {
+            scales = given
+        } else if case .floats(let v)? = n.attributes["scales"] {
+            scales = v
+        } else {
+            throw fail("attribute 'scales' is missing")
+        }
+        guard scales.allSatisfy({ $0 >= 1 && $0.isFinite }) else {
+            throw fail("scales \(scales) downsample, which \(n.op) before opset 11 leaves to each runtime; export at opset 11 or later")
+        }
+        var mode = "nearest"
+        if case .string(let m)? = n.attributes["mode"] { mode = m }
+        guard mode == "nearest" || mode == "linear" else { throw fail("attribute 'mode' is '\(mode)'; \(n.op) defines 'nearest' and 'linear'") }
+        let unknown = n.attributes.keys.filter { $0 != "mode" && $0 != "scales" }.sorted()
+        guard unknown.isEmpty else { throw fail("attribute '\(unknown[0])' is not one \(n.op) defines (mode, scales)") }
+        var attrs: [String: Attribute] = ["mode": .string(mode), "coordinate_transformation_mode": .string("asymmetric")]
+        if mode == "nearest" { attrs["nearest_mode"] = .string("floor") }
+        return Node(op: "Resize", name: n.name, inputs: [n.inputs[0], nil, constant(Tensor(shape: [scales.count], floats: scales))],
+                    outputs: n.outputs, attributes: attrs)
     }
 }

@@ -13,64 +13,61 @@
 ///     %z = BatchNormalization(%x, ...)              ->  %t = Mul(%x, %k)    k: f32[1,C,1,1]
 ///                                                       %z = Add(%t, %s)    s: f32[1,C,1,1]
 public let replaceBatchNormPass = Pass(name: "replace-batchnorm") { g in
-    var changes: [String] = []
-    var rewritten: [Int: [Node]] = [:]
-    let users = g.users()
-    var names = NameAllocator(g)
-    for (i, bn) in g.nodes.enumerated() where bn.op == "BatchNormalization" {
-        guard let x = bn.inputs[0], let gammaID = bn.inputs[1], let gamma = g.constant(gammaID), let beta = g.constant(bn.inputs[2]),
-              let mean = g.constant(bn.inputs[3]), let variance = g.constant(bn.inputs[4])
-        else { continue }
-        let (k, s) = batchNormAffine(scale: gamma.floats, bias: beta.floats, mean: mean.floats,
-                                     variance: variance.floats, eps: bn.float("epsilon", default: 1e-5))
-        let c = k.count
-        let z = bn.outputs[0]
-        // Fold forward into a single reading Conv without padding.
-        if let readers = users[z], readers.count == 1, !g.outputs.contains(z), rewritten[readers[0]] == nil {
-            let ci = readers[0]
-            let conv = g.nodes[ci]
-            if conv.op == "Conv", conv.inputs[0] == z, conv.int("group", default: 1) == 1,
-               (conv.ints("pads") ?? [0]).allSatisfy({ $0 == 0 }),
-               let wID = conv.inputs[1], let w = g.constant(wID), (users[wID] ?? []).count == 1
-            {
-                let oldBias = conv.inputs.count > 2 ? g.constant(conv.inputs[2]) : nil
-                if !(conv.inputs.count > 2 && conv.inputs[2] != nil && oldBias == nil) {
-                    let m = w.shape[0], taps = w.count / (m * c)
-                    var fw = w.floats
-                    var fb = (0..<m).map { Double(oldBias?.floats[$0] ?? 0) }
-                    for o in 0..<m { for ch in 0..<c { for t in 0..<taps {
-                        let idx = (o * c + ch) * taps + t
-                        fb[o] += Double(w.floats[idx]) * s[ch]
-                        fw[idx] = Float(Double(w.floats[idx]) * k[ch])
-                    } } }
-                    g.constants[wID]?.tensor = Tensor(shape: w.shape, floats: fw)
-                    let wName = g.name(of: wID)
-                    let prefix = wName.hasSuffix(".weight") ? String(wName.dropLast(7)) : wName
-                    let b = g.addConstant(name: names.unique(prefix + ".bias" + (oldBias == nil ? "" : ".folded")),
-                                          tensor: Tensor(shape: [m], floats: fb.map(Float.init)), kind: .parameter)
-                    var newConv = conv
-                    newConv.inputs = [x, wID, b]
-                    rewritten[ci] = [newConv]
-                    rewritten[i] = []
-                    changes.append("\(bn.name) folded into the following \(conv.name)")
-                    continue
+    try g.rewrite { r in
+        for i in r.indices where r.node(i).op == "BatchNormalization" {
+            let bn = r.node(i)
+            guard let x = r.input(i, 0), r.type(x).dtype == .float32, let gammaID = r.input(i, 1), let gamma = r.constant(gammaID),
+                  let beta = r.constant(bn.inputs[2]), let mean = r.constant(bn.inputs[3]), let variance = r.constant(bn.inputs[4])
+            else { continue }
+            let (k, s) = batchNormAffine(scale: gamma.floatValues, bias: beta.floatValues, mean: mean.floatValues,
+                                         variance: variance.floatValues, eps: try r.attributes(i).float("epsilon"))
+            let c = k.count
+            let z = bn.outputs[0]
+            // Fold forward into a single reading Conv without padding.
+            let readers = r.readers(of: z)
+            if readers.count == 1, !r.graph.outputs.contains(z), !r.isEdited(readers[0]) {
+                let ci = readers[0]
+                let conv = r.node(ci)
+                let a = try r.attributes(ci)
+                if conv.op == "Conv", r.input(ci, 0) == z, a.int("group") == 1, ["NOTSET", "VALID"].contains(a.string("auto_pad")),
+                   (a.ints("pads") ?? [0]).allSatisfy({ $0 == 0 }),
+                   let wID = r.input(ci, 1), let w = r.constant(wID), r.readers(of: wID).count == 1
+                {
+                    let oldBias = r.constant(r.input(ci, 2))
+                    if !(r.input(ci, 2) != nil && oldBias == nil) {
+                        let m = w.shape[0], taps = w.count / (m * c)
+                        var fw = w.floats
+                        var fb = (0..<m).map { Double(oldBias?.floats[$0] ?? 0) }
+                        for o in 0..<m { for ch in 0..<c { for t in 0..<taps {
+                            let idx = (o * c + ch) * taps + t
+                            fb[o] += Double(w.floats[idx]) * s[ch]
+                            fw[idx] = Float(Double(w.floats[idx]) * k[ch])
+                        } } }
+                        r.graph.constants[wID]?.tensor = Tensor(shape: w.shape, floats: fw)
+                        let wName = r.graph.name(of: wID)
+                        let prefix = wName.hasSuffix(".weight") ? String(wName.dropLast(7)) : wName
+                        let b = r.addConstant(prefix + ".bias" + (oldBias == nil ? "" : ".folded"),
+                                              Tensor(shape: [m], floats: fb.map(Float.init)), kind: .parameter)
+                        r.setInputs(ci, [x, wID, b])
+                        r.erase(i)
+                        r.changes.append("\(bn.name) folded into the following \(conv.name)")
+                        continue
+                    }
                 }
             }
+            let gammaName = r.graph.name(of: gammaID)
+            let prefix = gammaName.hasSuffix(".weight") ? String(gammaName.dropLast(7)) : bn.name
+            let shape = [1, c] + [Int](repeating: 1, count: max(r.type(x).rank - 2, 0))
+            let kc = r.addConstant(prefix + ".scale", Tensor(shape: shape, floats: k.map(Float.init)), kind: .parameter)
+            let sc = r.addConstant(prefix + ".shift", Tensor(shape: shape, floats: s.map(Float.init)), kind: .parameter)
+            let t = r.addValue(bn.name + "/Mul_output_0", r.type(x))
+            r.replace(i, with: [
+                Node(op: "Mul", name: bn.name + "/Mul", inputs: [x, kc], outputs: [t]),
+                Node(op: "Add", name: bn.name + "/Add", inputs: [t, sc], outputs: [z]),
+            ])
+            r.changes.append("\(bn.name) became a per-channel scale and shift")
         }
-        let gammaName = g.name(of: gammaID)
-        let prefix = gammaName.hasSuffix(".weight") ? String(gammaName.dropLast(7)) : bn.name
-        let kc = g.addConstant(name: names.unique(prefix + ".scale"), tensor: Tensor(shape: [1, c, 1, 1], floats: k.map(Float.init)), kind: .parameter)
-        let sc = g.addConstant(name: names.unique(prefix + ".shift"), tensor: Tensor(shape: [1, c, 1, 1], floats: s.map(Float.init)), kind: .parameter)
-        let t = g.addValue(name: names.unique(bn.name + "/Mul_output_0"), type: g.type(of: x))
-        rewritten[i] = [
-            Node(op: "Mul", name: bn.name + "/Mul", inputs: [x, kc], outputs: [t]),
-            Node(op: "Add", name: bn.name + "/Add", inputs: [t, sc], outputs: [z]),
-        ]
-        changes.append("\(bn.name) became a per-channel scale and shift")
     }
-    if rewritten.isEmpty { return [] }
-    g.nodes = g.nodes.enumerated().flatMap { rewritten[$0.offset] ?? [$0.element] }
-    return changes
 }
 
 extension Pass {

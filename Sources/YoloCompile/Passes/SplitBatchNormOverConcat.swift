@@ -11,61 +11,47 @@
 /// only when the Concat feeds nothing else and each input is a Conv output read only by the Concat
 /// (otherwise a piece could not be folded, and splitting would only add nodes).
 public let splitBatchNormOverConcatPass = Pass(name: "split-batchnorm-over-concat") { g in
-    var changes: [String] = []
-    let users = g.users()
-    let producers = g.producers()
-    var names = NameAllocator(g)
-    var nodeNames = NameAllocator(names: g.nodes.map(\.name))
-    var rewrites: [Int: (concat: Int, nodes: [Node])] = [:]
-    /// A Conv that fuse-conv-batchnorm can fold into: constant weight, constant or absent bias.
-    func foldableConv(_ v: ValueID) -> Bool {
-        guard let p = producers[v], g.nodes[p].op == "Conv", g.constant(g.nodes[p].inputs[1]) != nil else { return false }
-        let conv = g.nodes[p]
-        return conv.inputs.count < 3 || conv.inputs[2] == nil || g.constant(conv.inputs[2]) != nil
-    }
-    for i in g.nodes.indices where g.nodes[i].op == "BatchNormalization" {
-        let bn = g.nodes[i]
-        guard bn.inputs.count == 5, let c = bn.inputs[0], let ci = producers[c], g.nodes[ci].op == "Concat",
-              g.type(of: c).rank == 4, [1, -3].contains(g.nodes[ci].int("axis", default: 0)),
-              !g.hasOtherUses(c, except: i, users: users)
-        else { continue }
-        let params = bn.inputs[1...4].compactMap { $0.flatMap { v in g.constant(v).map { (v, $0) } } }
-        let parts = g.nodes[ci].inputs.compactMap { $0 }
-        guard params.count == 4, parts.count == g.nodes[ci].inputs.count, parts.count > 1, Set(parts).count == parts.count,
-              parts.allSatisfy({ foldableConv($0) && !g.hasOtherUses($0, except: ci, users: users) })
-        else { continue }
-        let prefix = g.nodes[i].name
-        var start = 0
-        var pieces: [Node] = []
-        var outs: [ValueID] = []
-        for (k, v) in parts.enumerated() {
-            let t = g.type(of: v), n = t.shape[1]
-            var inputs: [ValueID?] = [v]
-            for (src, p) in params {
-                let slice = Tensor(shape: [n], floats: Array(p.floats[start..<(start + n)]))
-                let kind = g.constants[src]?.kind ?? .parameter
-                inputs.append(g.addConstant(name: names.unique(g.name(of: src) + ".\(k)"), tensor: slice, kind: kind))
-            }
-            let out = g.addValue(name: names.unique(prefix + "_\(k)_output_0"), type: t)
-            pieces.append(Node(op: "BatchNormalization", name: nodeNames.unique(prefix + "_\(k)"), inputs: inputs, outputs: [out],
-                               attributes: bn.attributes))
-            outs.append(out)
-            start += n
+    try g.rewrite { r in
+        /// A Conv that fuse-conv-batchnorm can fold into: constant weight, constant or absent bias.
+        func foldableConv(_ v: ValueID) -> Bool {
+            guard let p = r.producer(of: v), r.node(p).op == "Conv", r.constant(r.input(p, 1)) != nil else { return false }
+            return r.input(p, 2) == nil || r.constant(r.input(p, 2)) != nil
         }
-        var concat = g.nodes[ci]
-        concat.inputs = outs
-        concat.outputs = bn.outputs
-        rewrites[i] = (ci, pieces + [concat])
-        changes.append("\(bn.name) split over the \(parts.count) inputs of \(concat.name)")
+        for i in r.indices where r.node(i).op == "BatchNormalization" {
+            let bn = r.node(i)
+            guard bn.inputs.count == 5, let c = r.input(i, 0), let ci = r.producer(of: c), r.node(ci).op == "Concat",
+                  !r.isEdited(ci), r.type(c).rank == 4, r.type(c).dtype == .float32,
+                  [1, -3].contains(try r.attributes(ci).int("axis")), !r.hasOtherUses(c, except: i)
+            else { continue }
+            let params = bn.inputs[1...4].compactMap { $0.flatMap { v in r.constant(v).map { (v, $0) } } }
+            let parts = r.node(ci).inputs.compactMap { $0.map(r.resolve) }
+            guard params.count == 4, parts.count == r.node(ci).inputs.count, parts.count > 1, Set(parts).count == parts.count,
+                  parts.allSatisfy({ foldableConv($0) && !r.hasOtherUses($0, except: ci) })
+            else { continue }
+            var start = 0
+            var pieces: [Node] = []
+            var outs: [ValueID] = []
+            for (k, v) in parts.enumerated() {
+                let t = r.type(v), n = t.shape[1]
+                var inputs: [ValueID?] = [v]
+                for (src, p) in params {
+                    let slice = Tensor(shape: [n], floats: Array(p.floats[start..<(start + n)]))
+                    inputs.append(r.addConstant(r.graph.name(of: src) + ".\(k)", slice, kind: r.graph.constants[src]?.kind ?? .parameter))
+                }
+                let out = r.addValue(bn.name + "_\(k)_output_0", t)
+                pieces.append(Node(op: "BatchNormalization", name: r.uniqueNodeName(bn.name + "_\(k)"), inputs: inputs, outputs: [out],
+                                   attributes: bn.attributes))
+                outs.append(out)
+                start += n
+            }
+            var concat = r.node(ci)
+            concat.inputs = outs
+            concat.outputs = bn.outputs
+            r.replace(i, with: pieces + [concat])
+            r.erase(ci)
+            r.changes.append("\(bn.name) split over the \(parts.count) inputs of \(concat.name)")
+        }
     }
-    guard !rewrites.isEmpty else { return [] }
-    let removed = Set(rewrites.values.map(\.concat))
-    var nodes: [Node] = []
-    for (i, n) in g.nodes.enumerated() where !removed.contains(i) {
-        if let r = rewrites[i] { nodes += r.nodes } else { nodes.append(n) }
-    }
-    g.nodes = nodes
-    return changes
 }
 
 extension Pass {

@@ -43,6 +43,15 @@ public struct ShapeError: Error, CustomStringConvertible, Equatable {
     public var layer: String
     public var op: String
     public var message: String
+    /// The node's full name, where it matters (a graph read from a file).
+    public var node: String? = nil
+
+    public init(layer: String, op: String, message: String, node: String? = nil) {
+        self.layer = layer
+        self.op = op
+        self.message = message
+        self.node = node
+    }
 
     public var description: String { "\(layer) (\(op)): \(message)" }
 }
@@ -63,11 +72,18 @@ public struct OnnxError: FileError, Equatable {
     }
 }
 
-/// A failure while executing a graph.
+/// A failure or refusal while executing a graph: names the node and its operator.
 public struct InterpreterError: Error, CustomStringConvertible, Equatable {
     public var node: String
+    public var op: String?
     public var message: String
-    public var description: String { "interpreter: \(node): \(message)" }
+    public init(node: String, op: String? = nil, message: String) {
+        self.node = node
+        self.op = op
+        self.message = message
+    }
+    /// `interpreter: node NAME (Op): ...` for a node, `interpreter: NAME: ...` for a graph input or the graph.
+    public var description: String { "interpreter: " + (op.map { "node \(node) (\($0))" } ?? node) + ": \(message)" }
 }
 
 /// A problem with an input file that is not a model (a .npy array, say).

@@ -1,6 +1,7 @@
 import Foundation
 
-/// NumPy .npy files (format 1.0-3.0): float32, float16, float64 and int64, C order, little-endian.
+/// NumPy .npy files (format 1.0-3.0): every element type the IR has, C order, little-endian, read and
+/// written in their own type.
 public enum Npy {
     public static func read(file path: String) throws -> Tensor {
         var isDir: ObjCBool = false
@@ -43,37 +44,49 @@ public enum Npy {
             throw InputError(file: path, "the .npy header has an invalid shape (\(dims.joined(separator: ", ")))")
         }
         let body = start + headerLength
-        let width: Int
-        switch descr {
-        case "<f4", "<i4": width = 4
-        case "<f2": width = 2
-        case "<f8", "<i8": width = 8
-        default: throw InputError(file: path, "unsupported dtype \(descr) (expected <f4, <f2, <f8, <i4 or <i8)")
+        guard let dtype = dtypes[descr] ?? (descr == "|b1" ? .bool : nil) else {
+            throw InputError(file: path, "unsupported dtype \(descr) (expected a little-endian float, integer or bool array: <f4, <f2, <f8, <i1 ... <i8, |u1 ... <u8, |b1)")
         }
-        guard b.count - body >= count * width else {
-            throw InputError(file: path, "holds \((b.count - body) / width) values, shape \(shape) needs \(count)")
+        guard b.count - body >= count * dtype.byteSize else {
+            throw InputError(file: path, "holds \((b.count - body) / dtype.byteSize) values, shape \(shape) needs \(count)")
         }
         return b.withUnsafeBytes { raw in
-            let p = UnsafeRawBufferPointer(rebasing: raw[body...])
-            switch descr {
-            case "<f4": return Tensor(shape: shape, floats: (0..<count).map { p.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) })
-            case "<f2": return Tensor(shape: shape, floats: (0..<count).map { Float(halfBits: p.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)) })
-            case "<f8": return Tensor(shape: shape, floats: (0..<count).map { Float(p.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self)) })
-            case "<i4": return Tensor(shape: shape, ints: (0..<count).map { Int64(p.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) }, dtype: .int32)
-            default: return Tensor(shape: shape, ints: (0..<count).map { p.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) })
-            }
+            decodeExact(UnsafeRawBufferPointer(rebasing: raw[body..<(body + count * dtype.byteSize)]), dtype: dtype, shape: shape)
         }
     }
 
+    /// numpy's descr for each element type (one byte types have no byte order).
+    static let dtypes: [String: DType] = [
+        "<f4": .float32, "<f2": .float16, "<f8": .float64, "|i1": .int8, "<i1": .int8, "<i2": .int16, "<i4": .int32,
+        "<i8": .int64, "|u1": .uint8, "<u1": .uint8, "<u2": .uint16, "<u4": .uint32, "<u8": .uint64,
+    ]
+
+    static func descr(_ d: DType) -> String {
+        switch d {
+        case .float32: return "<f4"
+        case .float16: return "<f2"
+        case .float64: return "<f8"
+        case .int8: return "|i1"
+        case .int16: return "<i2"
+        case .int32: return "<i4"
+        case .int64: return "<i8"
+        case .uint8: return "|u1"
+        case .uint16: return "<u2"
+        case .uint32: return "<u4"
+        case .uint64: return "<u8"
+        case .bool: return "|b1"
+        }
+    }
+
+    /// A .npy file (format 1.0) holding `t` in its own element type.
     public static func encode(_ t: Tensor) -> [UInt8] {
-        let descr = t.isFloat ? "<f4" : "<i8"
         let dims = t.shape.map(String.init).joined(separator: ", ") + (t.shape.count == 1 ? "," : "")
-        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(dims)), }"
+        var header = "{'descr': '\(descr(t.dtype))', 'fortran_order': False, 'shape': (\(dims)), }"
         while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
         header += "\n"
         var out: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]
         out += Array(header.utf8)
-        if t.isFloat { t.floats.withUnsafeBytes { out += $0 } } else { t.ints.withUnsafeBytes { out += $0 } }
+        out += encodeExact(t)
         return out
     }
 

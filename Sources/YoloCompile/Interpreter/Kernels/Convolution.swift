@@ -1,21 +1,44 @@
 import CBLAS
 
-/// Conv as im2col + sgemm, one matrix product per image and group. A 1x1, stride-1, unpadded
-/// convolution reads its input directly as the column matrix (no copy).
-func registerConvolution(_ t: inout [String: Kernel]) {
-    t["Conv"] = { ctx in
-        let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optional(2)
-        let out = ctx.outputTypes[0].shape
+/// Conv as im2col + sgemm, one matrix product per image and group; a 1x1, stride-1, unpadded
+/// convolution reads its input directly as the column matrix, and a depthwise one runs a direct loop.
+/// 1-D convolutions run as 2-D ones of height 1; 3-D ones through an N-D im2col.
+extension Kernels {
+    static let conv: Kernel = { ctx in
+        var x = try ctx.input(0), w = try ctx.input(1)
+        let bias = ctx.optional(2)
+        var out = try ctx.outputShape()
+        let g = ctx.attributes.int("group")
+        var win = try SpatialWindow(ctx.attributes, input: Array(x.shape[2...]), kernel: Array(w.shape[2...]), fail: ctx.fail)
+        let dtype = x.dtype
+        if x.shape.count == 3 {
+            // (N, C, L) as (N, C, 1, L).
+            x = x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])
+            w = w.reshaped([w.shape[0], w.shape[1], 1, w.shape[2]])
+            out = [out[0], out[1], 1, out[2]]
+            win = SpatialWindow(kernel: [1, win.kernel[0]], strides: [1, win.strides[0]], dilations: [1, win.dilations[0]],
+                                pads: [0, win.pads[0], 0, win.pads[1]], output: [1, win.output[0]])
+        }
+        var y: [Float]
+        if x.shape.count == 4 {
+            y = conv2d(x, w, g, win, out)
+        } else {
+            y = convND(x, w, g, win, out)
+        }
+        let m = out[1], plane = out[2...].reduce(1, *)
+        if let bias { addBias(&y, bias.floats, batch: out[0], channels: m, plane: plane) }
+        return [Tensor(shape: try ctx.outputShape(), floats: y, dtype: dtype)]
+    }
+
+    static func conv2d(_ x: Tensor, _ w: Tensor, _ g: Int, _ win: SpatialWindow, _ out: [Int]) -> [Float] {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
-        let g = ctx.node.int("group", default: 1)
-        let s = ctx.node.ints("strides") ?? [1, 1]
-        let p = ctx.node.ints("pads") ?? [0, 0, 0, 0]
-        let d = ctx.node.ints("dilations") ?? [1, 1]
+        let s = win.strides, d = win.dilations, p = win.pads
         let (oh, ow) = (out[2], out[3])
         let k = cg * kh * kw, plane = oh * ow, mg = m / g
-        let direct = kh == 1 && kw == 1 && s == [1, 1] && p.allSatisfy { $0 == 0 }
         var y = [Float](repeating: 0, count: n * m * plane)
+        guard y.count > 0 else { return y }
+        let direct = kh == 1 && kw == 1 && s == [1, 1] && p.allSatisfy { $0 == 0 }
         if cg == 1 && g == c && m == g {
             // Depthwise: one small kernel per channel; a direct loop beats g one-row products.
             x.floats.withUnsafeBufferPointer { xp in
@@ -30,9 +53,9 @@ func registerConvolution(_ t: inout [String: Kernel]) {
                     }
                 }
             } } }
-            if let bias { addBias(&y, bias.floats, batch: n, channels: m, plane: plane) }
-            return [Tensor(shape: out, floats: y)]
+            return y
         }
+        guard k > 0 else { return y }
         var col = [Float](repeating: 0, count: direct ? 0 : k * plane)
         x.floats.withUnsafeBufferPointer { xp in
         w.floats.withUnsafeBufferPointer { wp in
@@ -55,9 +78,70 @@ func registerConvolution(_ t: inout [String: Kernel]) {
                 }
             }
         } } } }
-        if let bias { addBias(&y, bias.floats, batch: n, channels: m, plane: plane) }
-        return [Tensor(shape: out, floats: y)]
+        return y
     }
+
+    /// Any spatial rank: an N-D im2col, then the same products.
+    static func convND(_ x: Tensor, _ w: Tensor, _ g: Int, _ win: SpatialWindow, _ out: [Int]) -> [Float] {
+        let n = x.shape[0], c = x.shape[1], m = w.shape[0], cg = w.shape[1]
+        let inSpatial = Array(x.shape[2...]), outSpatial = Array(out[2...])
+        let taps = win.kernel.reduce(1, *), plane = outSpatial.reduce(1, *), inPlane = inSpatial.reduce(1, *)
+        let k = cg * taps, mg = m / g
+        var y = [Float](repeating: 0, count: n * m * plane)
+        guard y.count > 0, k > 0 else { return y }
+        let offsets = windowOffsets(input: inSpatial, output: outSpatial, window: win)
+        var col = [Float](repeating: 0, count: k * plane)
+        x.floats.withUnsafeBufferPointer { xp in
+        w.floats.withUnsafeBufferPointer { wp in
+        y.withUnsafeMutableBufferPointer { yp in
+        col.withUnsafeMutableBufferPointer { cp in
+            for b in 0..<n {
+                for gi in 0..<g {
+                    for ch in 0..<cg {
+                        let src = xp.baseAddress! + (b * c + gi * cg + ch) * inPlane
+                        for t in 0..<taps {
+                            let row = cp.baseAddress! + (ch * taps + t) * plane
+                            for o in 0..<plane {
+                                let i = offsets[t * plane + o]
+                                row[o] = i >= 0 ? src[i] : 0
+                            }
+                        }
+                    }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(mg), Int32(plane), Int32(k), 1,
+                                wp.baseAddress! + gi * mg * k, Int32(k), cp.baseAddress!, Int32(plane), 0,
+                                yp.baseAddress! + (b * m + gi * mg) * plane, Int32(plane))
+                }
+            }
+        } } } }
+        return y
+    }
+}
+
+/// For each kernel tap t and output position o (row-major over the spatial axes), the flat input
+/// position the tap reads, or -1 where it falls in the padding: entry t * outputPositions + o.
+func windowOffsets(input: [Int], output: [Int], window: SpatialWindow) -> [Int] {
+    let rank = input.count
+    let taps = window.kernel.reduce(1, *), plane = output.reduce(1, *)
+    let inStrides = contiguousStrides(input)
+    var result = [Int](repeating: -1, count: taps * plane)
+    var tap = [Int](repeating: 0, count: rank)
+    for t in 0..<taps {
+        var pos = [Int](repeating: 0, count: rank)
+        for o in 0..<plane {
+            var flat = 0, inside = true
+            for a in 0..<rank {
+                let i = pos[a] * window.strides[a] + tap[a] * window.dilations[a] - window.pads[a]
+                if i < 0 || i >= input[a] { inside = false; break }
+                flat += i * inStrides[a]
+            }
+            if inside { result[t * plane + o] = flat }
+            var a = rank - 1
+            while a >= 0 { pos[a] += 1; if pos[a] < output[a] { break }; pos[a] = 0; a -= 1 }
+        }
+        var a = rank - 1
+        while a >= 0 { tap[a] += 1; if tap[a] < window.kernel[a] { break }; tap[a] = 0; a -= 1 }
+    }
+    return result
 }
 
 func addBias(_ y: inout [Float], _ bias: [Float], batch: Int, channels: Int, plane: Int) {

@@ -1,38 +1,60 @@
-/// Operators that move data without arithmetic: Concat, Split, Slice, Reshape, Transpose, Resize,
-/// and the shape-plumbing ones PyTorch's exporter emits (Shape, Gather, Unsqueeze, Squeeze, Cast).
-func registerDataMovement(_ t: inout [String: Kernel]) {
-    t["Reshape"] = { ctx in [try ctx.input(0).reshaped(ctx.outputTypes[0].shape)] }
-    t["Flatten"] = t["Reshape"]
-    t["Unsqueeze"] = t["Reshape"]
-    t["Squeeze"] = t["Reshape"]
-    t["Shape"] = { ctx in [Tensor.vector(try ctx.input(0).shape)] }
-    t["Cast"] = { ctx in
-        let x = try ctx.input(0)
-        let to = ctx.outputTypes[0].dtype
-        if to.isFloat { return [Tensor(shape: x.shape, floats: x.floatValues)] }
-        let ints = x.isFloat ? x.intValues.map(Int64.init) : x.ints
-        return [Tensor(shape: x.shape, ints: to == .bool ? ints.map { $0 != 0 ? 1 : 0 } : ints, dtype: to)]
+/// Kernels of the operators that move data without arithmetic (Operators/Layout.swift): each is a
+/// strided view made contiguous, an index map gathered, or a copy of blocks.
+extension Kernels {
+    static let reshape: Kernel = { ctx in [try ctx.input(0).reshaped(try ctx.outputShape())] }
+
+    static let shape: Kernel = { ctx in
+        let s = try ctx.input(0).shape
+        let (lo, hi) = Operators.shapeRange(ctx.attributes, rank: s.count)
+        return [.vector(Array(s[lo..<hi]))]
     }
-    t["Concat"] = { ctx in
+
+    static let size: Kernel = { ctx in [Tensor(shape: [], ints: [Int64(try ctx.input(0).count)])] }
+
+    static let transpose: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let perm = ctx.attributes.ints("perm") ?? Array((0..<x.shape.count).reversed())
+        let src = contiguousStrides(x.shape)
+        return [x.strided(shape: perm.map { x.shape[$0] }, offset: 0, steps: perm.map { src[$0] })]
+    }
+
+    static let slice: Kernel = { ctx in
+        let x = try ctx.input(0)
+        guard let p = ShapeRules.sliceParameters(
+            shape: x.shape, starts: try ctx.input(1).intValues, ends: try ctx.input(2).intValues,
+            axes: ctx.optional(3)?.intValues, steps: ctx.optional(4)?.intValues)
+        else { throw ctx.fail("invalid slice") }
+        let src = contiguousStrides(x.shape)
+        let offset = zip(p.start, src).reduce(0) { $0 + $1.0 * $1.1 }
+        return [x.strided(shape: p.count, offset: offset, steps: zip(p.step, src).map { $0 * $1 })]
+    }
+
+    static let concat: Kernel = { ctx in
         let parts = try ctx.inputs.indices.map { try ctx.input($0) }
-        let out = ctx.outputTypes[0]
-        var axis = ctx.node.int("axis", default: 0)
-        if axis < 0 { axis += out.rank }
-        let outer = out.shape[..<axis].reduce(1, *)
+        let out = try ctx.outputShape()
+        var axis = ctx.attributes.int("axis")
+        if axis < 0 { axis += out.count }
+        let outer = out[..<axis].reduce(1, *)
         let blocks = parts.map { $0.shape[axis...].reduce(1, *) }
-        if out.dtype.isFloat {
-            var y = [Float]()
-            y.reserveCapacity(out.count)
-            for o in 0..<outer { for (p, n) in zip(parts, blocks) { y.append(contentsOf: p.floatValues[(o * n)..<((o + 1) * n)]) } }
-            return [Tensor(shape: out.shape, floats: y)]
+        func join<T>(_ arrays: [[T]]) -> [T] {
+            var y = [T]()
+            y.reserveCapacity(out.reduce(1, *))
+            for o in 0..<outer { for (p, n) in zip(arrays, blocks) { y.append(contentsOf: p[(o * n)..<((o + 1) * n)]) } }
+            return y
         }
-        var y = [Int64]()
-        for o in 0..<outer { for (p, n) in zip(parts, blocks) { y.append(contentsOf: p.ints[(o * n)..<((o + 1) * n)]) } }
-        return [Tensor(shape: out.shape, ints: y, dtype: out.dtype)]
+        var t = parts[0]
+        t.shape = out
+        switch t.dtype.storage {
+        case .floats: t.floats = join(parts.map(\.floats))
+        case .doubles: t.doubles = join(parts.map(\.doubles))
+        case .ints: t.ints = join(parts.map(\.ints))
+        }
+        return [t]
     }
-    t["Split"] = { ctx in
+
+    static let split: Kernel = { ctx in
         let x = try ctx.input(0)
-        var axis = ctx.node.int("axis", default: 0)
+        var axis = ctx.attributes.int("axis")
         if axis < 0 { axis += x.shape.count }
         let outer = x.shape[..<axis].reduce(1, *)
         let inner = x.shape[(axis + 1)...].reduce(1, *)
@@ -47,116 +69,161 @@ func registerDataMovement(_ t: inout [String: Kernel]) {
                 for o in 0..<outer { y.append(contentsOf: v[(o * total + start)..<(o * total + start + n)]) }
                 return y
             }
-            return x.isFloat ? Tensor(shape: ot.shape, floats: take(x.floats)) : Tensor(shape: ot.shape, ints: take(x.ints), dtype: x.dtype)
+            var t = x
+            t.shape = ot.shape
+            switch x.dtype.storage {
+            case .floats: t.floats = take(x.floats)
+            case .doubles: t.doubles = take(x.doubles)
+            case .ints: t.ints = take(x.ints)
+            }
+            return t
         }
     }
-    t["Slice"] = { ctx in
+
+    static let expand: Kernel = { ctx in
         let x = try ctx.input(0)
-        guard let p = ShapeRules.sliceParameters(
-            shape: x.shape, starts: try ctx.input(1).intValues, ends: try ctx.input(2).intValues,
-            axes: ctx.optional(3)?.intValues, steps: ctx.optional(4)?.intValues)
-        else { throw ctx.fail("invalid slice") }
-        let src = contiguousStrides(x.shape)
-        let offset = zip(p.start, src).reduce(0) { $0 + $1.0 * $1.1 }
-        let steps = zip(p.step, src).map { $0 * $1 }
-        return [x.isFloat
-            ? Tensor(shape: p.count, floats: gatherStrided(x.floats, p.count, offset, steps))
-            : Tensor(shape: p.count, ints: gatherStrided(x.ints, p.count, offset, steps), dtype: x.dtype)]
+        let out = try ctx.outputShape()
+        return [x.gathered(broadcastIndex(x.shape, out), shape: out)]
     }
-    t["Transpose"] = { ctx in
+
+    static let tile: Kernel = { ctx in
         let x = try ctx.input(0)
-        let perm = ctx.node.ints("perm") ?? Array((0..<x.shape.count).reversed())
+        let out = try ctx.outputShape()
         let src = contiguousStrides(x.shape)
-        let shape = perm.map { x.shape[$0] }
-        let steps = perm.map { src[$0] }
-        return [x.isFloat
-            ? Tensor(shape: shape, floats: gatherStrided(x.floats, shape, 0, steps))
-            : Tensor(shape: shape, ints: gatherStrided(x.ints, shape, 0, steps), dtype: x.dtype)]
+        return [x.gathered(mapIndices(out) { pos in
+            var flat = 0
+            for a in 0..<pos.count { flat += (pos[a] % x.shape[a]) * src[a] }
+            return flat
+        }, shape: out)]
     }
-    t["Gather"] = { ctx in
-        let x = try ctx.input(0), idx = try ctx.input(1).intValues
-        var axis = ctx.node.int("axis", default: 0)
-        if axis < 0 { axis += x.shape.count }
-        let dim = x.shape[axis]
-        let outer = x.shape[..<axis].reduce(1, *)
-        let inner = x.shape[(axis + 1)...].reduce(1, *)
-        let out = ctx.outputTypes[0].shape
-        var fy = [Float](), iy = [Int64]()
-        for o in 0..<outer {
-            for i in idx {
-                let j = i < 0 ? i + dim : i
-                guard j >= 0 && j < dim else { throw ctx.fail("index \(i) out of range for axis of size \(dim)") }
-                let r = (o * dim + j) * inner..<(o * dim + j + 1) * inner
-                if x.isFloat { fy.append(contentsOf: x.floats[r]) } else { iy.append(contentsOf: x.ints[r]) }
+
+    /// constant fills with the value; edge repeats the border; reflect mirrors without repeating it;
+    /// wrap continues periodically. Negative pads crop.
+    static let pad: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let out = try ctx.outputShape()
+        let (begin, _) = try Operators.resolvedPads(try ctx.input(1).intValues, axes: ctx.optional(3)?.intValues,
+                                                    rank: x.shape.count, fail: ctx.fail)
+        let mode = ctx.attributes.string("mode")
+        let src = contiguousStrides(x.shape)
+        // Per axis, the source position of each output position (-1: the constant).
+        let maps: [[Int]] = (0..<x.shape.count).map { a in
+            let n = x.shape[a]
+            return (0..<out[a]).map { o in
+                var i = o - begin[a]
+                if i >= 0 && i < n { return i }
+                switch mode {
+                case "edge": return i < 0 ? 0 : n - 1
+                case "wrap": i %= n; return i < 0 ? i + n : i
+                case "reflect":
+                    if n == 1 { return 0 }
+                    let period = 2 * (n - 1)
+                    i %= period
+                    if i < 0 { i += period }
+                    return i < n ? i : period - i
+                default: return -1
+                }
             }
         }
-        return [x.isFloat ? Tensor(shape: out, floats: fy) : Tensor(shape: out, ints: iy, dtype: x.dtype)]
+        var constant = false
+        let indices = mapIndices(out) { pos in
+            var flat = 0
+            for a in 0..<pos.count {
+                let i = maps[a][pos[a]]
+                if i < 0 { return -1 }
+                flat += i * src[a]
+            }
+            return flat
+        }
+        if indices.contains(-1) { constant = true }
+        guard constant else { return [x.gathered(indices, shape: out)] }
+        // Gather with the constant appended as one extra element.
+        let value = ctx.optional(2)
+        var extended = x.reshaped([x.count])
+        switch x.dtype.storage {
+        case .floats: extended.floats.append(value?.floats.first ?? 0)
+        case .doubles: extended.doubles.append(value?.doubles.first ?? 0)
+        case .ints: extended.ints.append(value?.ints.first ?? 0)
+        }
+        extended.shape = [x.count + 1]
+        return [extended.gathered(indices.map { $0 < 0 ? x.count : $0 }, shape: out)]
     }
-    t["Pad"] = { ctx in
-        // Constant mode: the output is filled with the value, then the input is copied in row by row.
-        let x = try ctx.input(0), pads = try ctx.input(1).intValues
-        let value = ctx.optional(2)?.floatValues.first ?? 0
+
+    /// DCR: depth is (block_row, block_col, channel); CRD: (channel, block_row, block_col).
+    static let depthToSpace: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let out = try ctx.outputShape()
+        let b = ctx.attributes.int("blocksize")
+        let crd = ctx.attributes.string("mode") == "CRD"
+        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+        let oc = out[1]
+        return [x.gathered(mapIndices(out) { p in
+            let (n, ch, y, xx) = (p[0], p[1], p[2], p[3])
+            let (by, bx) = (y % b, xx % b)
+            let depth = crd ? ch * b * b + by * b + bx : (by * b + bx) * oc + ch
+            return ((n * c + depth) * h + y / b) * w + xx / b
+        }, shape: out)]
+    }
+
+    static let spaceToDepth: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let out = try ctx.outputShape()
+        let b = ctx.attributes.int("blocksize")
+        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+        return [x.gathered(mapIndices(out) { p in
+            let (n, depth, y, xx) = (p[0], p[1], p[2], p[3])
+            let block = depth / c, ch = depth % c
+            return ((n * c + ch) * h + y * b + block / b) * w + xx * b + block % b
+        }, shape: out)]
+    }
+
+    /// Keeps the upper (j - i >= k) or lower (j - i <= k) triangle of the last two axes; zeros the rest.
+    static let trilu: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let k = ctx.optional(1)?.intValues.first ?? 0
+        let upper = ctx.attributes.int("upper") != 0
         let rank = x.shape.count
-        let axes = (ctx.optional(3)?.intValues ?? Array(0..<rank)).map { $0 < 0 ? $0 + rank : $0 }
-        var begin = [Int](repeating: 0, count: rank)
-        for (j, a) in axes.enumerated() { begin[a] = pads[j] }
-        let out = ctx.outputTypes[0].shape
-        var y = [Float](repeating: value, count: out.reduce(1, *))
-        guard x.count > 0, rank > 0 else { return [Tensor(shape: out, floats: y)] }
-        let dst = contiguousStrides(out)
-        let inner = x.shape[rank - 1]
-        let rowsShape = Array(x.shape.dropLast())
-        var index = [Int](repeating: 0, count: rank - 1)
-        x.floats.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                for r in 0..<(x.count / inner) {
-                    var o = begin[rank - 1]
-                    for d in 0..<(rank - 1) { o += (index[d] + begin[d]) * dst[d] }
-                    (yp.baseAddress! + o).update(from: xp.baseAddress! + r * inner, count: inner)
-                    var d = rank - 2
-                    while d >= 0 {
-                        index[d] += 1
-                        if index[d] < rowsShape[d] { break }
-                        index[d] = 0
-                        d -= 1
-                    }
-                }
-            }
+        let (rows, cols) = (x.shape[rank - 2], x.shape[rank - 1])
+        var keep = [Bool](repeating: false, count: x.count)
+        for i in 0..<x.count {
+            let j = i % cols, r = (i / cols) % Swift.max(rows, 1)
+            keep[i] = upper ? j - r >= k : j - r <= k
         }
-        return [Tensor(shape: out, floats: y)]
+        var y = x
+        switch x.dtype.storage {
+        case .floats: for i in keep.indices where !keep[i] { y.floats[i] = 0 }
+        case .doubles: for i in keep.indices where !keep[i] { y.doubles[i] = 0 }
+        case .ints: for i in keep.indices where !keep[i] { y.ints[i] = 0 }
+        }
+        return [y]
     }
-    t["Resize"] = { ctx in
-        // Nearest neighbour, asymmetric coordinates, floor: what nn.Upsample(mode='nearest') exports.
-        let x = try ctx.input(0)
-        let mode = ctx.node.string("mode", default: "nearest")
-        let coord = ctx.node.string("coordinate_transformation_mode", default: "half_pixel")
-        let nearest = ctx.node.string("nearest_mode", default: "round_prefer_floor")
-        guard mode == "nearest", coord == "asymmetric", nearest == "floor" else {
-            throw ctx.fail("only mode nearest with asymmetric coordinates and floor rounding is supported (got \(mode), \(coord), \(nearest))")
+}
+
+/// For every position of `shape` (row-major), `f` of its multi-index.
+func mapIndices(_ shape: [Int], _ f: ([Int]) -> Int) -> [Int] {
+    let n = shape.reduce(1, *)
+    var result = [Int](repeating: 0, count: n)
+    guard n > 0 else { return result }
+    var pos = [Int](repeating: 0, count: shape.count)
+    for i in 0..<n {
+        result[i] = f(pos)
+        var a = shape.count - 1
+        while a >= 0 { pos[a] += 1; if pos[a] < shape[a] { break }; pos[a] = 0; a -= 1 }
+    }
+    return result
+}
+
+extension Tensor {
+    /// `shape` elements read from `offset` with per-axis `steps`: a strided view made contiguous.
+    func strided(shape: [Int], offset: Int, steps: [Int]) -> Tensor {
+        var t = self
+        t.shape = shape
+        switch dtype.storage {
+        case .floats: t.floats = gatherStrided(floats, shape, offset, steps)
+        case .doubles: t.doubles = gatherStrided(doubles, shape, offset, steps)
+        case .ints: t.ints = gatherStrided(ints, shape, offset, steps)
         }
-        let out = ctx.outputTypes[0].shape
-        guard x.shape.count == 4 else { throw ctx.fail("only 4-D Resize is supported") }
-        let scales: [Float] = ctx.optional(2).map { $0.floatValues }.flatMap { $0.isEmpty ? nil : $0 }
-            ?? zip(out, x.shape).map { Float($0) / Float($1) }
-        let (h, w, oh, ow) = (x.shape[2], x.shape[3], out[2], out[3])
-        let ys = (0..<oh).map { min(Int((Float($0) / scales[2]).rounded(.down)), h - 1) }
-        let xs = (0..<ow).map { min(Int((Float($0) / scales[3]).rounded(.down)), w - 1) }
-        let planes = x.shape[0] * x.shape[1]
-        var y = [Float](repeating: 0, count: planes * oh * ow)
-        x.floats.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                for pl in 0..<planes {
-                    let s = xp.baseAddress! + pl * h * w
-                    let d = yp.baseAddress! + pl * oh * ow
-                    for oy in 0..<oh {
-                        let line = s + ys[oy] * w
-                        let dl = d + oy * ow
-                        for ox in 0..<ow { dl[ox] = line[xs[ox]] }
-                    }
-                }
-            }
-        }
-        return [Tensor(shape: out, floats: y)]
+        return t
     }
 }
 

@@ -1,178 +1,174 @@
 import CKernels
 import Foundation
 
-/// Unary activations and broadcasting binary arithmetic.
-func registerElementwise(_ t: inout [String: Kernel]) {
-    func unary(_ f: @escaping @Sendable (Float) -> Float) -> Kernel {
+/// Kernels of the unary elementwise operators (declared in Operators/Elementwise.swift).
+extension Kernels {
+    /// `f` on float32 (float16 computed in float32, rounded after), `d` on float64.
+    static func floatUnary(_ f: @escaping @Sendable (Float) -> Float, _ d: @escaping @Sendable (Double) -> Double) -> Kernel {
         { ctx in
             let x = try ctx.input(0)
-            return [Tensor(shape: x.shape, floats: x.floatValues.map(f))]
+            switch x.dtype.storage {
+            case .doubles: return [Tensor(shape: x.shape, doubles: x.doubles.map(d))]
+            default: return [Tensor(shape: x.shape, floats: x.floats.map(f), dtype: x.dtype)]
+            }
         }
     }
-    t["Sigmoid"] = { ctx in
-        let x = try ctx.input(0)
-        let v = x.floatValues
-        let y = [Float](unsafeUninitializedCapacity: v.count) { out, n in
-            v.withUnsafeBufferPointer { yc_sigmoid($0.baseAddress, out.baseAddress, v.count) }
-            n = v.count
-        }
-        return [Tensor(shape: x.shape, floats: y)]
-    }
-    t["Relu"] = unary { max($0, 0) }
-    t["Tanh"] = unary { tanhf($0) }
-    t["Exp"] = unary { expf($0) }
-    t["Sqrt"] = unary { sqrtf($0) }
-    t["Neg"] = unary { -$0 }
-    t["Abs"] = unary { abs($0) }
-    t["Reciprocal"] = unary { 1 / $0 }
-    t["Erf"] = unary { erff($0) }
-    t["Gelu"] = { ctx in
-        let x = try ctx.input(0)
-        switch ctx.node.string("approximate", default: "none") {
-        case "none": return [Tensor(shape: x.shape, floats: x.floats.map { 0.5 * $0 * (1 + erff($0 * 0.70710678)) })]
-        case "tanh":
-            return [Tensor(shape: x.shape, floats: x.floats.map { 0.5 * $0 * (1 + tanhf(0.7978845608 * ($0 + 0.044715 * $0 * $0 * $0))) })]
-        case let a: throw ctx.fail("Gelu approximate '\(a)' is not supported (none or tanh)")
-        }
-    }
-    t["Softplus"] = unary { logf(1 + expf($0)) }
-    t["HardSwish"] = unary { $0 * min(max($0 / 6 + 0.5, 0), 1) }
-    t["LeakyRelu"] = { ctx in
-        let a = ctx.node.float("alpha", default: 0.01)
-        let x = try ctx.input(0)
-        return [Tensor(shape: x.shape, floats: x.floats.map { $0 >= 0 ? $0 : $0 * a })]
-    }
-    t["HardSigmoid"] = { ctx in
-        let a = ctx.node.float("alpha", default: 0.2), b = ctx.node.float("beta", default: 0.5)
-        let x = try ctx.input(0)
-        return [Tensor(shape: x.shape, floats: x.floats.map { min(max(a * $0 + b, 0), 1) })]
-    }
-    t["Clip"] = { ctx in
-        let x = try ctx.input(0)
-        let lo = ctx.optional(1)?.floatValues.first ?? -Float.infinity
-        let hi = ctx.optional(2)?.floatValues.first ?? Float.infinity
-        return [Tensor(shape: x.shape, floats: x.floats.map { min(max($0, lo), hi) })]
-    }
-    t["Identity"] = { ctx in [try ctx.input(0)] }
 
-    func binary<Op: BinaryOperator>(_: Op.Type) -> Kernel {
+    /// A function of the attributes computed in Double, rounded once to the tensor's type.
+    static func floatUnaryDouble(_ make: @escaping @Sendable (AttributeView) -> @Sendable (Double) -> Double) -> Kernel {
         { ctx in
-            let a = try ctx.input(0), b = try ctx.input(1)
-            let out = ctx.outputTypes[0].shape
-            if a.isFloat || b.isFloat {
-                return [Tensor(shape: out, floats: broadcast(a.floatValues, a.shape, b.floatValues, b.shape, out, Op.apply))]
-            }
-            return [Tensor(shape: out, ints: broadcast(a.ints, a.shape, b.ints, b.shape, out, Op.apply), dtype: a.dtype)]
-        }
-    }
-    t["Add"] = binary(AddOperator.self)
-    t["Sub"] = binary(SubOperator.self)
-    t["Mul"] = binary(MulOperator.self)
-    t["Div"] = binary(DivOperator.self)
-    t["Pow"] = binary(PowOperator.self)
-}
-
-/// A binary arithmetic operator, as a type so each kernel's loops are specialised and the
-/// arithmetic inlined (a closure per element costs more than the arithmetic).
-protocol BinaryOperator: Sendable {
-    static func apply(_ a: Float, _ b: Float) -> Float
-    static func apply(_ a: Int64, _ b: Int64) -> Int64
-}
-
-enum AddOperator: BinaryOperator {
-    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b }
-    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
-}
-
-enum SubOperator: BinaryOperator {
-    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a - b }
-    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64 { a &- b }
-}
-
-enum MulOperator: BinaryOperator {
-    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b }
-    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64 { a &* b }
-}
-
-enum DivOperator: BinaryOperator {
-    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a / b }
-    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? 0 : a / b }
-}
-
-enum PowOperator: BinaryOperator {
-    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { b == 2 ? a * a : powf(a, b) }
-    /// Exponentiation by squaring (wrapping, as integer tensors do); negative exponents give 0.
-    static func apply(_ a: Int64, _ b: Int64) -> Int64 {
-        var (r, base, n): (Int64, Int64, Int64) = (1, a, max(b, 0))
-        while n > 0 {
-            if n & 1 == 1 { r &*= base }
-            base &*= base
-            n >>= 1
-        }
-        return r
-    }
-}
-
-/// numpy-broadcasting elementwise `f(a, b)` into `out`. Equal shapes and scalar operands take a
-/// straight loop; otherwise the innermost dimension runs with per-operand strides (0 when broadcast).
-@inline(__always)
-func broadcast<T>(_ a: [T], _ ashape: [Int], _ b: [T], _ bshape: [Int], _ out: [Int],
-                  _ f: (T, T) -> T) -> [T]
-{
-    let count = out.reduce(1, *)
-    if ashape == bshape || (a.count == count && b.count == count) {
-        return [T](unsafeUninitializedCapacity: count) { o, n in
-            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
-                for i in 0..<count { o[i] = f(ap[i], bp[i]) }
-            } }
-            n = count
-        }
-    }
-    if b.count == 1, a.count == count {
-        let s = b[0]
-        return [T](unsafeUninitializedCapacity: count) { o, n in
-            a.withUnsafeBufferPointer { ap in for i in 0..<count { o[i] = f(ap[i], s) } }
-            n = count
-        }
-    }
-    if a.count == 1, b.count == count { let s = a[0]; return b.map { f(s, $0) } }
-    let rank = out.count
-    func strides(_ shape: [Int]) -> [Int] {
-        let padded = [Int](repeating: 1, count: rank - shape.count) + shape
-        let c = contiguousStrides(padded)
-        return (0..<rank).map { padded[$0] == 1 ? 0 : c[$0] }
-    }
-    let sa = strides(ashape), sb = strides(bshape)
-    var result = [T]()
-    result.reserveCapacity(count)
-    if count == 0 { return result }
-    let inner = out[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1]
-    var index = [Int](repeating: 0, count: rank)
-    var offA = 0, offB = 0
-    a.withUnsafeBufferPointer { ap in
-        b.withUnsafeBufferPointer { bp in
-            while true {
-                var pa = offA, pb = offB
-                for _ in 0..<inner {
-                    result.append(f(ap[pa], bp[pb]))
-                    pa += ia
-                    pb += ib
-                }
-                // Advance the outer index (all but the last dimension).
-                var d = rank - 2
-                while d >= 0 {
-                    index[d] += 1
-                    offA += sa[d]
-                    offB += sb[d]
-                    if index[d] < out[d] { break }
-                    offA -= sa[d] * out[d]
-                    offB -= sb[d] * out[d]
-                    index[d] = 0
-                    d -= 1
-                }
-                if d < 0 { break }
+            let f = make(ctx.attributes)
+            let x = try ctx.input(0)
+            switch x.dtype.storage {
+            case .doubles: return [Tensor(shape: x.shape, doubles: x.doubles.map(f))]
+            default: return [Tensor(shape: x.shape, floats: x.floats.map { Float(f(Double($0))) }, dtype: x.dtype)]
             }
         }
     }
-    return result
+
+    static let sigmoid: Kernel = { ctx in
+        let x = try ctx.input(0)
+        switch x.dtype {
+        case .float64: return [Tensor(shape: x.shape, doubles: x.doubles.map { 1 / (1 + exp(-$0)) })]
+        case .float16: return [Tensor(shape: x.shape, floats: x.floats.map { 1 / (1 + expf(-$0)) }, dtype: .float16)]
+        default:
+            let v = x.floats
+            let y = [Float](unsafeUninitializedCapacity: v.count) { out, n in
+                v.withUnsafeBufferPointer { yc_sigmoid($0.baseAddress, out.baseAddress, v.count) }
+                n = v.count
+            }
+            return [Tensor(shape: x.shape, floats: y)]
+        }
+    }
+
+    /// An operator on every numeric type: floats through `f` (Double for float64), integers through `i`
+    /// on their stored Int64 (wrapped to the type's width after).
+    static func numericUnary(float f: @escaping @Sendable (Float) -> Float, double d: @escaping @Sendable (Double) -> Double,
+                             int i: @escaping @Sendable (Int64, DType) -> Int64) -> Kernel {
+        { ctx in
+            let x = try ctx.input(0)
+            switch x.dtype.storage {
+            case .floats: return [Tensor(shape: x.shape, floats: x.floats.map(f), dtype: x.dtype)]
+            case .doubles: return [Tensor(shape: x.shape, doubles: x.doubles.map(d))]
+            case .ints:
+                let dt = x.dtype
+                return [Tensor(shape: x.shape, ints: x.ints.map { i($0, dt) }, dtype: dt)]
+            }
+        }
+    }
+
+    static let relu = numericUnary(float: { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }, double: { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) },
+                                   int: { v, _ in Swift.max(v, 0) })
+    // |Int.min| wraps to itself, as in two's complement; unsigned values are their own magnitude.
+    static let abs = numericUnary(float: { Swift.abs($0) }, double: { Swift.abs($0) },
+                                  int: { v, dt in dt == .uint64 ? v : (v == .min ? v : Swift.abs(v)) })
+    static let neg = numericUnary(float: { -$0 }, double: { -$0 }, int: { v, _ in 0 &- v })
+    static let sign = numericUnary(float: { $0 > 0 ? 1 : $0 < 0 ? -1 : $0 }, double: { $0 > 0 ? 1 : $0 < 0 ? -1 : $0 },
+                                   int: { v, dt in dt == .uint64 ? (v == 0 ? 0 : 1) : v.signum() })
+
+    static let shrink: Kernel = { ctx in
+        let bias = Double(ctx.attributes.float("bias")), lambd = Double(ctx.attributes.float("lambd"))
+        let x = try ctx.input(0)
+        func f(_ v: Double) -> Double { v < -lambd ? v + bias : v > lambd ? v - bias : 0 }
+        switch x.dtype.storage {
+        case .floats: return [Tensor(shape: x.shape, floats: x.floats.map { Float(f(Double($0))) }, dtype: x.dtype)]
+        case .doubles: return [Tensor(shape: x.shape, doubles: x.doubles.map(f))]
+        case .ints:
+            // Integer inputs: the result is computed exactly and must fit the type.
+            var out: [Int64] = []
+            out.reserveCapacity(x.count)
+            for v in x.doubleValues {
+                guard let r = castToInteger(f(v), x.dtype) else {
+                    throw ctx.fail("Shrink of \(v) with bias \(bias) does not fit \(x.dtype.onnxName)")
+                }
+                out.append(r)
+            }
+            return [Tensor(shape: x.shape, ints: out, dtype: x.dtype)]
+        }
+    }
+
+    static let isNaN: Kernel = { ctx in
+        let x = try ctx.input(0)
+        return [Tensor(shape: x.shape, ints: x.doubleValues.map { $0.isNaN ? 1 : 0 }, dtype: .bool)]
+    }
+
+    static let isInf: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let neg = ctx.attributes.flag("detect_negative"), pos = ctx.attributes.flag("detect_positive")
+        return [Tensor(shape: x.shape, ints: x.doubleValues.map { v in
+            v.isInfinite && ((v > 0 && pos) || (v < 0 && neg)) ? 1 : 0
+        }, dtype: .bool)]
+    }
+
+    /// min(max(x, lo), hi), so that lo > hi gives hi everywhere; NaN stays NaN.
+    static let clip: Kernel = { ctx in
+        let x = try ctx.input(0)
+        switch x.dtype.storage {
+        case .floats:
+            let lo = ctx.optional(1)?.floats.first ?? -.infinity, hi = ctx.optional(2)?.floats.first ?? .infinity
+            return [Tensor(shape: x.shape, floats: x.floats.map { v in let y = v < lo ? lo : v; return y > hi ? hi : y }, dtype: x.dtype)]
+        case .doubles:
+            let lo = ctx.optional(1)?.doubles.first ?? -.infinity, hi = ctx.optional(2)?.doubles.first ?? .infinity
+            return [Tensor(shape: x.shape, doubles: x.doubles.map { v in let y = v < lo ? lo : v; return y > hi ? hi : y })]
+        case .ints:
+            if x.dtype == .uint64 {
+                let lo = ctx.optional(1).map { UInt64(bitPattern: $0.ints[0]) } ?? .min
+                let hi = ctx.optional(2).map { UInt64(bitPattern: $0.ints[0]) } ?? .max
+                return [Tensor(shape: x.shape, ints: x.ints.map { v in
+                    let y = Swift.max(UInt64(bitPattern: v), lo)
+                    return Int64(bitPattern: Swift.min(y, hi))
+                }, dtype: x.dtype)]
+            }
+            let lo = ctx.optional(1)?.ints.first ?? .min, hi = ctx.optional(2)?.ints.first ?? .max
+            return [Tensor(shape: x.shape, ints: x.ints.map { Swift.min(Swift.max($0, lo), hi) }, dtype: x.dtype)]
+        }
+    }
+
+    /// Inference: the data unchanged, and a mask of all true.
+    static let dropout: Kernel = { ctx in
+        let x = try ctx.input(0)
+        var out = [x]
+        if ctx.outputTypes.count > 1 { out.append(Tensor(shape: x.shape, ints: [Int64](repeating: 1, count: x.count), dtype: .bool)) }
+        return out
+    }
+
+    static let cast: Kernel = { ctx in
+        let x = try ctx.input(0)
+        return [try convert(x, to: ctx.outputDType(), ctx)]
+    }
+
+    static let castLike: Kernel = { ctx in
+        [try convert(try ctx.input(0), to: try ctx.input(1).dtype, ctx)]
+    }
+
+    /// Cast's conversions. Float to integer truncates toward zero; where ONNX leaves the result
+    /// undefined (NaN, infinities, values the target cannot hold) the kernel refuses, naming the value.
+    /// Integer to integer wraps (two's complement), as C++ and numpy convert.
+    static func convert(_ x: Tensor, to dt: DType, _ ctx: KernelContext) throws -> Tensor {
+        if x.dtype == dt { return x }
+        switch dt.storage {
+        case .floats:
+            if x.dtype == .float64, dt == .float16 {
+                // Round double to half once (through float32 could round twice).
+                return Tensor(shape: x.shape, floats: x.doubles.map { Float(Float16($0)) }, dtype: dt)
+            }
+            return Tensor(shape: x.shape, floats: x.floatValues, dtype: dt)
+        case .doubles:
+            return Tensor(shape: x.shape, doubles: x.doubleValues)
+        case .ints:
+            if x.dtype.storage == .ints {
+                if dt == .bool { return Tensor(shape: x.shape, ints: x.ints.map { $0 != 0 ? 1 : 0 }, dtype: dt) }
+                return Tensor(shape: x.shape, ints: x.ints, dtype: dt)
+            }
+            var out: [Int64] = []
+            out.reserveCapacity(x.count)
+            for v in x.doubleValues {
+                guard let i = castToInteger(v, dt) else {
+                    throw ctx.fail("casting \(v) to \(dt.onnxName) is undefined in ONNX (NaN, infinite or out of range)")
+                }
+                out.append(i)
+            }
+            return Tensor(shape: x.shape, ints: out, dtype: dt)
+        }
+    }
 }

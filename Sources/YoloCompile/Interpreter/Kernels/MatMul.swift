@@ -1,69 +1,176 @@
 import CBLAS
 
-/// MatMul with numpy broadcasting of the batch axes: one sgemm per output matrix.
-func registerMatMul(_ t: inout [String: Kernel]) {
-    t["MatMul"] = { ctx in
-        let a = try ctx.input(0), b = try ctx.input(1)
-        let out = ctx.outputTypes[0].shape
+/// MatMul (numpy broadcasting of the batch axes: one BLAS product per output matrix), Gemm and Einsum.
+/// float32 and float16 multiply in single precision (float16 rounded once after), float64 in double,
+/// integers exactly (wrapping).
+extension Kernels {
+    static let matMul: Kernel = { ctx in
+        var a = try ctx.input(0), b = try ctx.input(1)
+        let out = try ctx.outputShape()
+        if a.shape.count == 1 { a = a.reshaped([1] + a.shape) }
+        if b.shape.count == 1 { b = b.reshaped(b.shape + [1]) }
         let (m, k, n) = (a.shape[a.shape.count - 2], a.shape[a.shape.count - 1], b.shape[b.shape.count - 1])
-        let batch = Array(out.dropLast(2))
+        let batch = ShapeRules.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) ?? []
         let count = batch.reduce(1, *)
-        // Offsets of each batch entry in a and b, with size-1 axes broadcast.
-        func offsets(_ shape: [Int], _ matrix: Int) -> [Int] {
-            let lead = [Int](repeating: 1, count: batch.count - (shape.count - 2)) + shape.dropLast(2)
-            var strides = [Int](repeating: 0, count: batch.count)
-            var s = matrix
-            for d in stride(from: batch.count - 1, through: 0, by: -1) {
-                strides[d] = lead[d] == 1 ? 0 : s
-                s *= lead[d]
+        let ao = matrixOffsets(a.shape, batch, m * k), bo = matrixOffsets(b.shape, batch, k * n)
+        switch a.dtype.storage {
+        case .floats:
+            var y = [Float](repeating: 0, count: count * m * n)
+            if m > 0 && n > 0 && k > 0 {
+                a.floats.withUnsafeBufferPointer { ap in
+                b.floats.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    for i in 0..<count {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                                    ap.baseAddress! + ao[i], Int32(k), bp.baseAddress! + bo[i], Int32(n), 0,
+                                    yp.baseAddress! + i * m * n, Int32(n))
+                    }
+                } } }
             }
-            return (0..<count).map { i in
-                var r = i, off = 0
-                for d in stride(from: batch.count - 1, through: 0, by: -1) {
-                    off += (r % batch[d]) * strides[d]
-                    r /= batch[d]
-                }
-                return off
+            return [Tensor(shape: out, floats: y, dtype: a.dtype)]
+        case .doubles:
+            var y = [Double](repeating: 0, count: count * m * n)
+            if m > 0 && n > 0 && k > 0 {
+                a.doubles.withUnsafeBufferPointer { ap in
+                b.doubles.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    for i in 0..<count {
+                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                                    ap.baseAddress! + ao[i], Int32(k), bp.baseAddress! + bo[i], Int32(n), 0,
+                                    yp.baseAddress! + i * m * n, Int32(n))
+                    }
+                } } }
             }
-        }
-        let ao = offsets(a.shape, m * k), bo = offsets(b.shape, k * n)
-        var y = [Float](repeating: 0, count: count * m * n)
-        a.floats.withUnsafeBufferPointer { ap in
-        b.floats.withUnsafeBufferPointer { bp in
-        y.withUnsafeMutableBufferPointer { yp in
+            return [Tensor(shape: out, doubles: y)]
+        case .ints:
+            var y = [Int64](repeating: 0, count: count * m * n)
             for i in 0..<count {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
-                            ap.baseAddress! + ao[i], Int32(k), bp.baseAddress! + bo[i], Int32(n), 0,
-                            yp.baseAddress! + i * m * n, Int32(n))
+                for r in 0..<m { for c in 0..<n {
+                    var s: Int64 = 0
+                    for t in 0..<k { s &+= a.ints[ao[i] + r * k + t] &* b.ints[bo[i] + t * n + c] }
+                    y[i * m * n + r * n + c] = s
+                } }
             }
-        } } }
-        return [Tensor(shape: out, floats: y)]
-    }
-}
-
-/// Gemm (nn.Linear on a 2-D input as PyTorch exports it): one sgemm, then beta * C broadcast.
-func registerGemm(_ t: inout [String: Kernel]) {
-    t["Gemm"] = { ctx in
-        let a = try ctx.input(0), b = try ctx.input(1)
-        let out = ctx.outputTypes[0].shape
-        let (m, n) = (out[0], out[1])
-        let ta = ctx.node.int("transA", default: 0) != 0, tb = ctx.node.int("transB", default: 0) != 0
-        let k = ta ? a.shape[0] : a.shape[1]
-        let alpha = ctx.node.float("alpha", default: 1), beta = ctx.node.float("beta", default: 1)
-        var y = [Float](repeating: 0, count: m * n)
-        if let c = ctx.optional(2), beta != 0 {
-            let cs = [Int](repeating: 1, count: 2 - c.shape.count) + c.shape
-            let cv = c.floats
-            for i in 0..<m { for j in 0..<n { y[i * n + j] = beta * cv[(cs[0] == 1 ? 0 : i) * cs[1] + (cs[1] == 1 ? 0 : j)] } }
+            return [Tensor(shape: out, ints: y, dtype: a.dtype)]
         }
-        guard k > 0, m > 0, n > 0 else { return [Tensor(shape: out, floats: y)] }  // BLAS rejects zero leading dimensions
-        a.floats.withUnsafeBufferPointer { ap in
-        b.floats.withUnsafeBufferPointer { bp in
-        y.withUnsafeMutableBufferPointer { yp in
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k), alpha, ap.baseAddress!, Int32(a.shape[1]),
-                        bp.baseAddress!, Int32(b.shape[1]), 1, yp.baseAddress!, Int32(n))
-        } } }
-        return [Tensor(shape: out, floats: y)]
+    }
+
+    /// Offsets of each batch entry's matrix in a tensor of `shape`, with size-1 axes broadcast.
+    static func matrixOffsets(_ shape: [Int], _ batch: [Int], _ matrix: Int) -> [Int] {
+        let lead = [Int](repeating: 1, count: batch.count - (shape.count - 2)) + shape.dropLast(2)
+        var strides = [Int](repeating: 0, count: batch.count)
+        var s = matrix
+        for d in stride(from: batch.count - 1, through: 0, by: -1) {
+            strides[d] = lead[d] == 1 ? 0 : s
+            s *= lead[d]
+        }
+        return (0..<batch.reduce(1, *)).map { i in
+            var r = i, off = 0
+            for d in stride(from: batch.count - 1, through: 0, by: -1) {
+                off += (r % batch[d]) * strides[d]
+                r /= batch[d]
+            }
+            return off
+        }
+    }
+
+    /// One BLAS product, then beta * C broadcast.
+    static let gemm: Kernel = { ctx in
+        let a = try ctx.input(0), b = try ctx.input(1)
+        let out = try ctx.outputShape()
+        let (m, n) = (out[0], out[1])
+        let ta = ctx.attributes.int("transA") != 0, tb = ctx.attributes.int("transB") != 0
+        let k = ta ? a.shape[0] : a.shape[1]
+        let alpha = ctx.attributes.float("alpha"), beta = ctx.attributes.float("beta")
+        var cv: [Double] = []
+        if let c = ctx.optional(2), beta != 0 {
+            cv = broadcast(c.doubleValues, c.shape, [0.0], [], [m, n]) { v, _ in v }
+        }
+        if a.dtype == .float64 {
+            var y = cv.isEmpty ? [Double](repeating: 0, count: m * n) : cv.map { Double(beta) * $0 }
+            if k > 0, m > 0, n > 0 {
+                a.doubles.withUnsafeBufferPointer { ap in
+                b.doubles.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                                Int32(m), Int32(n), Int32(k), Double(alpha), ap.baseAddress!, Int32(a.shape[1]),
+                                bp.baseAddress!, Int32(b.shape[1]), 1, yp.baseAddress!, Int32(n))
+                } } }
+            }
+            return [Tensor(shape: out, doubles: y)]
+        }
+        var y = cv.isEmpty ? [Float](repeating: 0, count: m * n) : cv.map { beta * Float($0) }
+        if k > 0, m > 0, n > 0 {  // BLAS rejects zero leading dimensions
+            a.floats.withUnsafeBufferPointer { ap in
+            b.floats.withUnsafeBufferPointer { bp in
+            y.withUnsafeMutableBufferPointer { yp in
+                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), alpha, ap.baseAddress!, Int32(a.shape[1]),
+                            bp.baseAddress!, Int32(b.shape[1]), 1, yp.baseAddress!, Int32(n))
+            } } }
+        }
+        return [Tensor(shape: out, floats: y, dtype: a.dtype)]
+    }
+
+    /// Every output element sums the product of its operands over the summed letters.
+    static let einsum: Kernel = { ctx in
+        let xs = try ctx.inputs.indices.map { try ctx.input($0) }
+        let e = try EinsumEquation(ctx.attributes.string("equation"), shapes: xs.map(\.shape), fail: ctx.fail)
+        let out = try ctx.outputShape()
+        let summed = e.summed
+        let letters = e.output + summed
+        let sizes = letters.map { e.sizes[$0] ?? 1 }
+        // For each operand, its stride per letter (0 where it lacks the letter or broadcasts it).
+        let strides: [[Int]] = zip(xs, e.operands).map { x, ops in
+            let s = contiguousStrides(x.shape)
+            return letters.map { c in
+                var total = 0
+                for (j, l) in ops.enumerated() where l == c && x.shape[j] != 1 { total += s[j] }
+                return total
+            }
+        }
+        let outCount = out.reduce(1, *), sumCount = summed.map { e.sizes[$0] ?? 1 }.reduce(1, *)
+        let isInt = xs[0].dtype.storage == .ints
+        let dv = isInt ? [] : xs.map(\.doubleValues)
+        var yd = [Double](repeating: 0, count: outCount), yi = [Int64](repeating: 0, count: outCount)
+        var index = [Int](repeating: 0, count: letters.count)
+        var offsets = [Int](repeating: 0, count: xs.count)
+        for o in 0..<outCount {
+            var accD = 0.0, accI: Int64 = 0
+            for _ in 0..<Swift.max(sumCount, 1) where sumCount > 0 {
+                if isInt {
+                    var p: Int64 = 1
+                    for (j, x) in xs.enumerated() { p = p &* x.ints[offsets[j]] }
+                    accI = accI &+ p
+                } else {
+                    var p = 1.0
+                    for j in xs.indices { p *= dv[j][offsets[j]] }
+                    accD += p
+                }
+                // Advance the summed letters (the innermost part of the odometer).
+                var d = letters.count - 1
+                while d >= e.output.count {
+                    index[d] += 1
+                    for j in xs.indices { offsets[j] += strides[j][d] }
+                    if index[d] < sizes[d] { break }
+                    for j in xs.indices { offsets[j] -= strides[j][d] * sizes[d] }
+                    index[d] = 0
+                    d -= 1
+                }
+            }
+            yd[o] = accD
+            yi[o] = accI
+            var d = e.output.count - 1
+            while d >= 0 {
+                index[d] += 1
+                for j in xs.indices { offsets[j] += strides[j][d] }
+                if index[d] < sizes[d] { break }
+                for j in xs.indices { offsets[j] -= strides[j][d] * sizes[d] }
+                index[d] = 0
+                d -= 1
+            }
+        }
+        if isInt { return [Tensor(shape: out, ints: yi, dtype: xs[0].dtype)] }
+        return [Tensor(shape: out, values: yd, dtype: xs[0].dtype)]
     }
 }

@@ -1,60 +1,208 @@
-/// BatchNormalization in inference form: y = (x - mean) / sqrt(var + eps) * scale + bias, per channel.
-func registerNormalization(_ t: inout [String: Kernel]) {
-    t["BatchNormalization"] = { ctx in
+import Foundation
+
+/// Normalisation kernels. Statistics accumulate in Double; float32 and float16 results round once.
+extension Kernels {
+    /// Inference BatchNormalization: y = (x - mean) / sqrt(var + eps) * scale + bias, per channel.
+    static let batchNorm: Kernel = { ctx in
         let x = try ctx.input(0)
-        let scale = try ctx.input(1).floats, bias = try ctx.input(2).floats
-        let mean = try ctx.input(3).floats, variance = try ctx.input(4).floats
-        let eps = ctx.node.float("epsilon", default: 1e-5)
+        let scale = try ctx.input(1).doubleValues, bias = try ctx.input(2).doubleValues
+        let mean = try ctx.input(3).doubleValues, variance = try ctx.input(4).doubleValues
+        let eps = Double(ctx.attributes.float("epsilon"))
         let c = x.shape[1]
         let inner = x.shape[2...].reduce(1, *)
-        var y = x.floats
-        y.withUnsafeMutableBufferPointer { yp in
-            for n in 0..<x.shape[0] {
-                for ch in 0..<c {
-                    let k = scale[ch] / (variance[ch] + eps).squareRoot()
-                    let m = mean[ch], b = bias[ch]
-                    let base = (n * c + ch) * inner
-                    for i in 0..<inner { yp[base + i] = (yp[base + i] - m) * k + b }
+        if x.dtype == .float32 {
+            var y = x.floats
+            y.withUnsafeMutableBufferPointer { yp in
+                for n in 0..<x.shape[0] {
+                    for ch in 0..<c {
+                        let k = Float(scale[ch] / (variance[ch] + eps).squareRoot())
+                        let m = Float(mean[ch]), b = Float(bias[ch])
+                        let base = (n * c + ch) * inner
+                        for i in 0..<inner { yp[base + i] = (yp[base + i] - m) * k + b }
+                    }
+                }
+            }
+            return [Tensor(shape: x.shape, floats: y)]
+        }
+        var y = x.doubleValues
+        for n in 0..<x.shape[0] {
+            for ch in 0..<c {
+                let k = scale[ch] / (variance[ch] + eps).squareRoot()
+                let base = (n * c + ch) * inner
+                for i in 0..<inner { y[base + i] = (y[base + i] - mean[ch]) * k + bias[ch] }
+            }
+        }
+        return [Tensor(shape: x.shape, values: y, dtype: x.dtype)]
+    }
+
+    /// Mean and variance of each of `rows` contiguous runs of `n` values, in Double.
+    static func rowStatistics(_ v: [Double], rows: Int, n: Int) -> [(mean: Double, variance: Double)] {
+        (0..<rows).map { r in
+            let slice = v[(r * n)..<((r + 1) * n)]
+            let mean = slice.reduce(0, +) / Double(n)
+            let variance = slice.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)
+            return (mean, variance)
+        }
+    }
+
+    static let instanceNorm: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let scale = try ctx.input(1).doubleValues, bias = try ctx.input(2).doubleValues
+        let eps = Double(ctx.attributes.float("epsilon"))
+        let c = x.shape[1], inner = x.shape[2...].reduce(1, *), rows = x.shape[0] * c
+        var v = x.doubleValues
+        for (r, s) in rowStatistics(v, rows: rows, n: inner).enumerated() {
+            let k = 1 / (s.variance + eps).squareRoot()
+            for i in 0..<inner { v[r * inner + i] = (v[r * inner + i] - s.mean) * k * scale[r % c] + bias[r % c] }
+        }
+        return [Tensor(shape: x.shape, values: v, dtype: x.dtype)]
+    }
+
+    /// Statistics per (batch, group), scale and bias per channel (opset 21's definition).
+    static let groupNorm: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let scale = try ctx.input(1).doubleValues, bias = try ctx.input(2).doubleValues
+        let eps = Double(ctx.attributes.float("epsilon"))
+        let g = ctx.attributes.int("num_groups")
+        let c = x.shape[1], inner = x.shape[2...].reduce(1, *), per = c / g * inner
+        var v = x.doubleValues
+        for (r, s) in rowStatistics(v, rows: x.shape[0] * g, n: per).enumerated() {
+            let k = 1 / (s.variance + eps).squareRoot()
+            for i in 0..<per {
+                let ch = (r % g) * (c / g) + i / inner
+                v[r * per + i] = (v[r * per + i] - s.mean) * k * scale[ch] + bias[ch]
+            }
+        }
+        return [Tensor(shape: x.shape, values: v, dtype: x.dtype)]
+    }
+
+    /// LayerNormalization over the axes from `axis` on, with the optional Mean and InvStdDev outputs.
+    static let layerNorm: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let axis = ctx.attributes.int("axis") < 0 ? ctx.attributes.int("axis") + x.shape.count : ctx.attributes.int("axis")
+        let eps = Double(ctx.attributes.float("epsilon"))
+        let rows = x.shape[..<axis].reduce(1, *), n = x.shape[axis...].reduce(1, *)
+        let normalized = Array(x.shape[axis...])
+        // Scale and bias broadcast to the normalised shape.
+        func expand(_ t: Tensor?) -> [Double]? {
+            guard let t else { return nil }
+            let v = t.doubleValues
+            if t.count == n { return v }
+            return broadcast(v, t.shape, [0.0], [], normalized) { a, _ in a }
+        }
+        let scale = expand(try ctx.input(1)), bias = expand(ctx.optional(2))
+        var means = [Float](repeating: 0, count: rows), inverse = [Float](repeating: 0, count: rows)
+        let out: Tensor
+        if x.dtype == .float32, let scale {
+            var y = x.floats
+            y.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<rows {
+                    let base = r * n
+                    var mean: Double = 0
+                    for i in 0..<n { mean += Double(yp[base + i]) }
+                    mean /= Double(n)
+                    var variance: Double = 0
+                    for i in 0..<n { let d = Double(yp[base + i]) - mean; variance += d * d }
+                    let inv = 1 / (variance / Double(n) + eps).squareRoot()
+                    means[r] = Float(mean)
+                    inverse[r] = Float(inv)
+                    for i in 0..<n {
+                        var v = Float((Double(yp[base + i]) - mean) * inv)
+                        v *= Float(scale[i])
+                        if let bias { v += Float(bias[i]) }
+                        yp[base + i] = v
+                    }
+                }
+            }
+            out = Tensor(shape: x.shape, floats: y)
+        } else {
+            var v = x.doubleValues
+            for (r, s) in rowStatistics(v, rows: rows, n: n).enumerated() {
+                let inv = 1 / (s.variance + eps).squareRoot()
+                means[r] = Float(s.mean)
+                inverse[r] = Float(inv)
+                for i in 0..<n {
+                    var y = (v[r * n + i] - s.mean) * inv
+                    if let scale { y *= scale[i] }
+                    if let bias { y += bias[i] }
+                    v[r * n + i] = y
+                }
+            }
+            out = Tensor(shape: x.shape, values: v, dtype: x.dtype)
+        }
+        var results = [out]
+        let statsShape = Array(x.shape[..<axis]) + [Int](repeating: 1, count: x.shape.count - axis)
+        if ctx.outputTypes.count > 1 { results.append(Tensor(shape: statsShape, floats: means)) }
+        if ctx.outputTypes.count > 2 { results.append(Tensor(shape: statsShape, floats: inverse)) }
+        return results
+    }
+
+    /// y = x / (bias + alpha / size * sum of squares over the channel window) ^ beta.
+    static let lrn: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let a = ctx.attributes
+        let alpha = Double(a.float("alpha")), beta = Double(a.float("beta")), bias = Double(a.float("bias"))
+        let size = a.int("size")
+        let c = x.shape[1], inner = x.shape[2...].reduce(1, *)
+        let lo = (size - 1) / 2, hi = (size - 1) - lo
+        let v = x.doubleValues
+        var y = v
+        for n in 0..<x.shape[0] {
+            for ch in 0..<c {
+                for i in 0..<inner {
+                    var sum = 0.0
+                    for k in Swift.max(0, ch - lo)...Swift.min(c - 1, ch + hi) {
+                        let e = v[(n * c + k) * inner + i]
+                        sum += e * e
+                    }
+                    let at = (n * c + ch) * inner + i
+                    y[at] = v[at] / Foundation.pow(bias + alpha / Double(size) * sum, beta)
                 }
             }
         }
-        return [Tensor(shape: x.shape, floats: y)]
+        return [Tensor(shape: x.shape, values: y, dtype: x.dtype)]
+    }
+
+    /// (x - mean) / (sqrt(E[x^2] - mean^2) + 1e-9) over `axes`, as the operator's function body defines it.
+    static let meanVarianceNorm: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let rank = x.shape.count
+        let axes = Set((ctx.attributes.ints("axes") ?? [0, 2, 3]).map { $0 < 0 ? $0 + rank : $0 })
+        let v = x.doubleValues
+        let keptShape = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+        let index = reductionIndex(x.shape, keptShape)
+        let count = Double(x.shape.enumerated().filter { axes.contains($0.offset) }.map(\.element).reduce(1, *))
+        var sum = [Double](repeating: 0, count: keptShape.reduce(1, *)), sq = sum
+        for (i, e) in v.enumerated() { sum[index[i]] += e; sq[index[i]] += e * e }
+        let y = v.enumerated().map { i, e -> Double in
+            let m = sum[index[i]] / count
+            let variance = sq[index[i]] / count - m * m
+            return (e - m) / (variance.squareRoot() + 1e-9)
+        }
+        return [Tensor(shape: x.shape, values: y, dtype: x.dtype)]
     }
 }
 
-/// LayerNormalization over the axes from `axis` on; mean and variance accumulate in Double.
-func registerLayerNormalization(_ t: inout [String: Kernel]) {
-    t["LayerNormalization"] = { ctx in
-        let x = try ctx.input(0)
-        var axis = ctx.node.int("axis", default: -1)
-        if axis < 0 { axis += x.shape.count }
-        let eps = Double(ctx.node.float("epsilon", default: 1e-5))
-        let rows = x.shape[..<axis].reduce(1, *), n = x.shape[axis...].reduce(1, *)
-        // Scale and bias broadcast to the normalised shape.
-        func expand(_ t: Tensor?) -> [Float]? {
-            guard let t else { return nil }
-            if t.count == n { return t.floats }
-            return broadcast(t.floats, t.shape, [0], [1], Array(x.shape[axis...])) { a, _ in a }
+/// For each element of a tensor of `shape`, the flat index of its slot in the reduced `kept` shape
+/// (size 1 on reduced axes).
+func reductionIndex(_ shape: [Int], _ kept: [Int]) -> [Int] {
+    let rank = shape.count
+    let keptStrides = contiguousStrides(kept).enumerated().map { kept[$0.offset] == 1 ? 0 : $0.element }
+    let n = shape.reduce(1, *)
+    var result = [Int](repeating: 0, count: n)
+    var index = [Int](repeating: 0, count: rank)
+    var o = 0
+    for i in 0..<n {
+        result[i] = o
+        var d = rank - 1
+        while d >= 0 {
+            index[d] += 1
+            o += keptStrides[d]
+            if index[d] < shape[d] { break }
+            o -= keptStrides[d] * shape[d]
+            index[d] = 0
+            d -= 1
         }
-        let scale = expand(try ctx.input(1)), bias = expand(ctx.optional(2))
-        var y = x.floats
-        y.withUnsafeMutableBufferPointer { yp in
-            for r in 0..<rows {
-                let base = r * n
-                var mean: Double = 0
-                for i in 0..<n { mean += Double(yp[base + i]) }
-                mean /= Double(n)
-                var variance: Double = 0
-                for i in 0..<n { let d = Double(yp[base + i]) - mean; variance += d * d }
-                let inv = 1 / (variance / Double(n) + eps).squareRoot()
-                for i in 0..<n {
-                    var v = Float((Double(yp[base + i]) - mean) * inv)
-                    if let scale { v *= scale[i] }
-                    if let bias { v += bias[i] }
-                    yp[base + i] = v
-                }
-            }
-        }
-        return [Tensor(shape: x.shape, floats: y)]
     }
+    return result
 }

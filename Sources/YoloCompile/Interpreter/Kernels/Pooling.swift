@@ -1,39 +1,145 @@
-/// MaxPool over NCHW with padding (padded cells never win).
-func registerPooling(_ t: inout [String: Kernel]) {
-    t["MaxPool"] = { ctx in
+import Foundation
+
+/// Pooling kernels over any spatial rank. Each window reads the input positions its taps reach;
+/// padding and positions past the padded input (ceil_mode) never contribute.
+extension Kernels {
+    static func poolWindow(_ ctx: KernelContext, _ x: Tensor) throws -> (SpatialWindow, [Int]) {
+        let out = try ctx.outputShape()
+        let ceil = ctx.attributes.int("ceil_mode") != 0
+        let w = try SpatialWindow(ctx.attributes, input: Array(x.shape[2...]), kernel: nil, ceilMode: ceil, fail: ctx.fail)
+        return (w, out)
+    }
+
+    static let maxPool: Kernel = { ctx in
         let x = try ctx.input(0)
-        let out = ctx.outputTypes[0].shape
-        let k = ctx.node.ints("kernel_shape") ?? [1, 1]
-        let s = ctx.node.ints("strides") ?? [1, 1]
-        let p = ctx.node.ints("pads") ?? [0, 0, 0, 0]
-        let d = ctx.node.ints("dilations") ?? [1, 1]
-        let (h, w) = (x.shape[2], x.shape[3])
-        let (oh, ow) = (out[2], out[3])
-        let planes = x.shape[0] * x.shape[1]
-        var y = [Float](repeating: 0, count: planes * oh * ow)
-        x.floats.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                for pl in 0..<planes {
-                    let src = xp.baseAddress! + pl * h * w
-                    let dst = yp.baseAddress! + pl * oh * ow
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            var m = -Float.infinity
-                            for i in 0..<k[0] {
-                                let iy = oy * s[0] - p[0] + i * d[0]
-                                if iy < 0 || iy >= h { continue }
-                                for j in 0..<k[1] {
-                                    let ix = ox * s[1] - p[1] + j * d[1]
-                                    if ix < 0 || ix >= w { continue }
-                                    m = max(m, src[iy * w + ix])
-                                }
-                            }
-                            dst[oy * ow + ox] = m
-                        }
+        let (win, out) = try poolWindow(ctx, x)
+        let inSpatial = Array(x.shape[2...]), outSpatial = Array(out[2...])
+        let offsets = windowOffsets(input: inSpatial, output: outSpatial, window: win)
+        let planes = x.shape[0] * x.shape[1], inPlane = inSpatial.reduce(1, *), plane = outSpatial.reduce(1, *)
+        let taps = win.kernel.reduce(1, *)
+        var indices = [Int64](repeating: 0, count: planes * plane)
+        let wantIndices = ctx.outputTypes.count > 1
+        let columnMajor = ctx.attributes.int("storage_order") == 1
+        // The flat index ONNX reports: row-major over (N, C, spatial...), or column-major spatially.
+        func index(_ p: Int, _ off: Int) -> Int64 {
+            guard columnMajor, inSpatial.count == 2 else { return Int64(p * inPlane + off) }
+            let (h, w) = (off / inSpatial[1], off % inSpatial[1])
+            return Int64(p * inPlane + w * inSpatial[0] + h)
+        }
+        func run<T: Comparable>(_ v: [T], lowest: T) -> [T] {
+            var y = [T](repeating: lowest, count: planes * plane)
+            for p in 0..<planes {
+                let base = p * inPlane
+                for o in 0..<plane {
+                    var best = lowest, at = -1
+                    for t in 0..<taps {
+                        let i = offsets[t * plane + o]
+                        if i >= 0 && (at < 0 || v[base + i] > best) { best = v[base + i]; at = i }
                     }
+                    y[p * plane + o] = best
+                    if wantIndices { indices[p * plane + o] = at >= 0 ? index(p, at) : -1 }
                 }
             }
+            return y
         }
-        return [Tensor(shape: out, floats: y)]
+        var result: [Tensor]
+        switch x.dtype.storage {
+        case .floats: result = [Tensor(shape: out, floats: run(x.floats, lowest: -.infinity), dtype: x.dtype)]
+        case .doubles: result = [Tensor(shape: out, doubles: run(x.doubles, lowest: -.infinity))]
+        case .ints: result = [Tensor(shape: out, ints: run(x.ints, lowest: .min), dtype: x.dtype)]
+        }
+        if wantIndices { result.append(Tensor(shape: out, ints: indices)) }
+        return result
+    }
+
+    /// The mean over each window: over the positions inside the input (count_include_pad 0) or
+    /// inside the padded input (1); positions past the padded input (ceil_mode) never count.
+    static let averagePool: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let (win, out) = try poolWindow(ctx, x)
+        let includePad = ctx.attributes.int("count_include_pad") != 0
+        return [try windowReduce(x, win, out, includePad: includePad) { values in
+            values.reduce(0, +)
+        } finish: { sum, n in sum / Double(n) }]
+    }
+
+    static let lpPool: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let (win, out) = try poolWindow(ctx, x)
+        let p = Double(ctx.attributes.int("p"))
+        guard p >= 1 else { throw ctx.fail("attribute 'p' must be at least 1, got \(Int(p))") }
+        return [try windowReduce(x, win, out, includePad: false) { values in
+            values.reduce(0) { $0 + Foundation.pow(Swift.abs($1), p) }
+        } finish: { sum, _ in Foundation.pow(sum, 1 / p) }]
+    }
+
+    /// Sums each window's values in Double through `combine`, then `finish(sum, divisor)`.
+    static func windowReduce(_ x: Tensor, _ win: SpatialWindow, _ out: [Int], includePad: Bool,
+                             _ combine: ([Double]) -> Double, finish: (Double, Int) -> Double) throws -> Tensor {
+        let inSpatial = Array(x.shape[2...]), outSpatial = Array(out[2...])
+        let rank = inSpatial.count
+        let offsets = windowOffsets(input: inSpatial, output: outSpatial, window: win)
+        let planes = x.shape[0] * x.shape[1], inPlane = inSpatial.reduce(1, *), plane = outSpatial.reduce(1, *)
+        let taps = win.kernel.reduce(1, *)
+        // Per output position, how many taps fall inside the padded input.
+        var padded = [Int](repeating: 1, count: plane)
+        var pos = [Int](repeating: 0, count: rank)
+        for o in 0..<plane {
+            var n = 1
+            for a in 0..<rank {
+                var c = 0
+                for k in 0..<win.kernel[a] {
+                    let i = pos[a] * win.strides[a] + k * win.dilations[a] - win.pads[a]
+                    if i >= -win.pads[a] && i < inSpatial[a] + win.pads[a + rank] { c += 1 }
+                }
+                n *= c
+            }
+            padded[o] = n
+            var a = rank - 1
+            while a >= 0 { pos[a] += 1; if pos[a] < outSpatial[a] { break }; pos[a] = 0; a -= 1 }
+        }
+        let v = x.doubleValues
+        var y = [Double](repeating: 0, count: planes * plane)
+        var window: [Double] = []
+        window.reserveCapacity(taps)
+        for p in 0..<planes {
+            let base = p * inPlane
+            for o in 0..<plane {
+                window.removeAll(keepingCapacity: true)
+                for t in 0..<taps {
+                    let i = offsets[t * plane + o]
+                    if i >= 0 { window.append(v[base + i]) }
+                }
+                let divisor = includePad ? padded[o] : window.count
+                y[p * plane + o] = divisor == 0 ? .nan : finish(combine(window), divisor)
+            }
+        }
+        return Tensor(shape: out, values: y, dtype: x.dtype)
+    }
+
+    static func globalPool(max: Bool) -> Kernel {
+        { ctx in
+            let x = try ctx.input(0)
+            let planes = x.shape[0] * x.shape[1], inner = x.shape[2...].reduce(1, *)
+            let out = try ctx.outputShape()
+            if x.dtype == .float32 && !max {
+                var y = [Float](repeating: 0, count: planes)
+                x.floats.withUnsafeBufferPointer { xp in
+                    for p in 0..<planes {
+                        var s: Double = 0
+                        for i in 0..<inner { s += Double(xp[p * inner + i]) }
+                        y[p] = Float(s / Double(inner))
+                    }
+                }
+                return [Tensor(shape: out, floats: y)]
+            }
+            let v = x.doubleValues
+            var y = [Double](repeating: 0, count: planes)
+            for p in 0..<planes {
+                let slice = v[(p * inner)..<((p + 1) * inner)]
+                y[p] = max ? (slice.contains { $0.isNaN } ? .nan : slice.max() ?? .nan) : slice.reduce(0, +) / Double(inner)
+            }
+            return [Tensor(shape: out, values: y, dtype: x.dtype)]
+        }
     }
 }

@@ -1,75 +1,195 @@
 import CKernels
 import Foundation
 
-/// Reductions: ReduceMean over any axes, GlobalAveragePool, and Softmax along one axis.
-func registerReduction(_ t: inout [String: Kernel]) {
-    t["ReduceMean"] = { ctx in
-        let x = try ctx.input(0)
-        let rank = x.shape.count
-        let axes = (ctx.optional(1)?.intValues ?? []).map { $0 < 0 ? $0 + rank : $0 }
-        let reduced = Set(axes.isEmpty ? Array(0..<rank) : axes)
-        // Sum into the output through strides that are 0 on reduced axes.
-        let keptShape = x.shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
-        let outStrides = contiguousStrides(keptShape).enumerated().map { reduced.contains($0.offset) ? 0 : $0.element }
-        var sums = [Double](repeating: 0, count: keptShape.reduce(1, *))
-        var index = [Int](repeating: 0, count: rank)
-        var o = 0
-        for v in x.floats {
-            sums[o] += Double(v)
-            var d = rank - 1
-            while d >= 0 {
-                index[d] += 1
-                o += outStrides[d]
-                if index[d] < x.shape[d] { break }
-                o -= outStrides[d] * x.shape[d]
-                index[d] = 0
-                d -= 1
+/// Reductions (Reduce*), the softmax family and CumSum. Float reductions accumulate in Double.
+extension Kernels {
+    static func reduce(_ name: String) -> Kernel {
+        { ctx in
+            let x = try ctx.input(0)
+            guard let axes = try Operators.reduceAxes(ctx.attributes, axes: ctx.optional(1), rank: x.shape.count, fail: ctx.fail) else {
+                return [x]
             }
-        }
-        let n = Double(x.shape.enumerated().filter { reduced.contains($0.offset) }.map(\.element).reduce(1, *))
-        return [Tensor(shape: ctx.outputTypes[0].shape, floats: sums.map { Float($0 / n) })]
-    }
-    t["GlobalAveragePool"] = { ctx in
-        let x = try ctx.input(0)
-        let planes = x.shape[0] * x.shape[1], inner = x.shape[2...].reduce(1, *)
-        var y = [Float](repeating: 0, count: planes)
-        x.floats.withUnsafeBufferPointer { xp in
-            for p in 0..<planes {
-                var s: Double = 0
-                for i in 0..<inner { s += Double(xp[p * inner + i]) }
-                y[p] = Float(s / Double(inner))
+            let out = try ctx.outputShape()
+            let kept = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+            let slots = kept.reduce(1, *)
+            let count = x.shape.enumerated().filter { axes.contains($0.offset) }.map(\.element).reduce(1, *)
+            if x.dtype.storage == .ints, name != "ReduceMean" {
+                return [Tensor(shape: out, ints: try reduceIntegers(name, x, kept, slots, ctx), dtype: x.dtype)]
             }
+            let v = x.doubleValues
+            var r: [Double]
+            switch name {
+            case "ReduceMax": r = accumulate(v, x.shape, kept, initial: -.infinity) { a, e in a.isNaN || e.isNaN ? .nan : Swift.max(a, e) }
+            case "ReduceMin": r = accumulate(v, x.shape, kept, initial: .infinity) { a, e in a.isNaN || e.isNaN ? .nan : Swift.min(a, e) }
+            case "ReduceSum": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 }
+            case "ReduceProd": r = accumulate(v, x.shape, kept, initial: 1) { $0 * $1 }
+            case "ReduceMean": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 }.map { $0 / Double(count) }
+            case "ReduceSumSquare": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 * $1 }
+            case "ReduceL1": r = accumulate(v, x.shape, kept, initial: 0) { $0 + Swift.abs($1) }
+            case "ReduceL2": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 * $1 }.map { $0.squareRoot() }
+            case "ReduceLogSum": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 }.map { log($0) }
+            case "ReduceLogSumExp":
+                // Shifted by the maximum so that large inputs do not overflow.
+                let m = accumulate(v, x.shape, kept, initial: -.infinity) { Swift.max($0, $1) }
+                let index = reductionIndex(x.shape, kept)
+                var s = [Double](repeating: 0, count: slots)
+                for (i, e) in v.enumerated() { let mx = m[index[i]]; s[index[i]] += mx.isFinite ? exp(e - mx) : (e == mx ? 1 : 0) }
+                r = (0..<slots).map { m[$0].isFinite ? m[$0] + log(s[$0]) : (s[$0] > 0 ? m[$0] : -.infinity) }
+            default: throw ctx.fail("no reduction named \(name)")
+            }
+            if x.dtype.storage == .ints {
+                // ReduceMean of integers: numpy's mean, converted back (truncated).
+                return [Tensor(shape: out, ints: r.map { $0.isFinite ? Int64($0.rounded(.towardZero)) : 0 }, dtype: x.dtype)]
+            }
+            return [Tensor(shape: out, values: r, dtype: x.dtype)]
         }
-        return [Tensor(shape: ctx.outputTypes[0].shape, floats: y)]
     }
-    t["Softmax"] = { ctx in
+
+    /// `combine` over every element into its reduced slot, walking the input once.
+    static func accumulate(_ v: [Double], _ shape: [Int], _ kept: [Int], initial: Double, _ combine: (Double, Double) -> Double) -> [Double] {
+        var acc = [Double](repeating: initial, count: kept.reduce(1, *))
+        let index = reductionIndex(shape, kept)
+        for (i, e) in v.enumerated() { acc[index[i]] = combine(acc[index[i]], e) }
+        return acc
+    }
+
+    /// Integer reductions wrap as the type does; Max and Min of uint64 compare unsigned.
+    static func reduceIntegers(_ name: String, _ x: Tensor, _ kept: [Int], _ slots: Int, _ ctx: KernelContext) throws -> [Int64] {
+        let index = reductionIndex(x.shape, kept)
+        let unsigned = x.dtype == .uint64
+        func fold(_ initial: Int64, _ f: (Int64, Int64) -> Int64) -> [Int64] {
+            var acc = [Int64](repeating: initial, count: slots)
+            for (i, e) in x.ints.enumerated() { acc[index[i]] = f(acc[index[i]], e) }
+            return acc
+        }
+        switch name {
+        case "ReduceMax":
+            if unsigned { return fold(0) { Int64(bitPattern: Swift.max(UInt64(bitPattern: $0), UInt64(bitPattern: $1))) } }
+            return fold(x.dtype == .bool ? 0 : typeMin(x.dtype)) { Swift.max($0, $1) }
+        case "ReduceMin":
+            if unsigned { return fold(-1) { Int64(bitPattern: Swift.min(UInt64(bitPattern: $0), UInt64(bitPattern: $1))) } }
+            return fold(x.dtype == .bool ? 1 : typeMax(x.dtype)) { Swift.min($0, $1) }
+        case "ReduceSum": return fold(0) { $0 &+ $1 }
+        case "ReduceProd": return fold(1) { $0 &* $1 }
+        case "ReduceSumSquare": return fold(0) { $0 &+ $1 &* $1 }
+        case "ReduceL1": return fold(0) { $0 &+ (unsigned || $1 >= 0 ? $1 : 0 &- $1) }
+        default: throw ctx.fail("\(name) of \(x.dtype.onnxName) is not supported")
+        }
+    }
+
+    static func typeMin(_ d: DType) -> Int64 {
+        switch d {
+        case .int8: return Int64(Int8.min)
+        case .int16: return Int64(Int16.min)
+        case .int32: return Int64(Int32.min)
+        case .int64: return .min
+        default: return 0
+        }
+    }
+
+    static func typeMax(_ d: DType) -> Int64 {
+        switch d {
+        case .int8: return Int64(Int8.max)
+        case .int16: return Int64(Int16.max)
+        case .int32: return Int64(Int32.max)
+        case .uint8: return Int64(UInt8.max)
+        case .uint16: return Int64(UInt16.max)
+        case .uint32: return Int64(UInt32.max)
+        default: return .max
+        }
+    }
+
+    /// (outer, n, inner) of a tensor split around `axis`.
+    static func around(_ shape: [Int], _ axis: Int) -> (outer: Int, n: Int, inner: Int) {
+        (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
+    }
+
+    static func normalizedAxis(_ ctx: KernelContext, _ rank: Int) -> Int {
+        let a = ctx.attributes.int("axis")
+        return a < 0 ? a + rank : a
+    }
+
+    static let softmax: Kernel = { ctx in
         let x = try ctx.input(0)
-        var axis = ctx.node.int("axis", default: -1)
-        if axis < 0 { axis += x.shape.count }
-        let outer = x.shape[..<axis].reduce(1, *), n = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
-        var y = x.floats
-        guard n > 0 else { return [Tensor(shape: x.shape, floats: y)] }
-        if inner == 1 {
+        let axis = normalizedAxis(ctx, x.shape.count)
+        let (outer, n, inner) = around(x.shape, axis)
+        guard n > 0 else { return [x] }
+        if x.dtype == .float32 && inner == 1 {
+            var y = x.floats
             y.withUnsafeMutableBufferPointer { yc_softmax_rows($0.baseAddress, outer, n) }
             return [Tensor(shape: x.shape, floats: y)]
         }
-        y.withUnsafeMutableBufferPointer { yp in
-            for o in 0..<outer {
-                for i in 0..<inner {
-                    let base = o * n * inner + i
-                    var mx = -Float.infinity
-                    for j in 0..<n { mx = max(mx, yp[base + j * inner]) }
-                    var sum: Float = 0
-                    for j in 0..<n {
-                        let e = expf(yp[base + j * inner] - mx)
-                        yp[base + j * inner] = e
-                        sum += e
-                    }
-                    let r = 1 / sum
-                    for j in 0..<n { yp[base + j * inner] *= r }
-                }
+        return [alongAxis(x, outer, n, inner) { line in
+            let m = line.max() ?? 0
+            let e = line.map { exp($0 - m) }
+            let s = e.reduce(0, +)
+            return e.map { $0 / s }
+        }]
+    }
+
+    static let logSoftmax: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let (outer, n, inner) = around(x.shape, normalizedAxis(ctx, x.shape.count))
+        guard n > 0 else { return [x] }
+        return [alongAxis(x, outer, n, inner) { line in
+            let m = line.max() ?? 0
+            let l = log(line.reduce(0) { $0 + exp($1 - m) })
+            return line.map { $0 - m - l }
+        }]
+    }
+
+    /// 1 at the first maximum along the axis, 0 elsewhere.
+    static let hardmax: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let (outer, n, inner) = around(x.shape, normalizedAxis(ctx, x.shape.count))
+        guard n > 0 else { return [x] }
+        return [alongAxis(x, outer, n, inner) { line in
+            var best = 0
+            for j in line.indices where line[j] > line[best] { best = j }
+            return line.indices.map { $0 == best ? 1 : 0 }
+        }]
+    }
+
+    /// Applies `f` to every line along the axis, in Double.
+    static func alongAxis(_ x: Tensor, _ outer: Int, _ n: Int, _ inner: Int, _ f: ([Double]) -> [Double]) -> Tensor {
+        var v = x.doubleValues
+        var line = [Double](repeating: 0, count: n)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * n * inner + i
+                for j in 0..<n { line[j] = v[base + j * inner] }
+                let r = f(line)
+                for j in 0..<n { v[base + j * inner] = r[j] }
             }
         }
-        return [Tensor(shape: x.shape, floats: y)]
+        return Tensor(shape: x.shape, values: v, dtype: x.dtype)
+    }
+
+    static let cumSum: Kernel = { ctx in
+        let x = try ctx.input(0)
+        guard let a = try ctx.input(1).intValues.first else { throw ctx.fail("input 1 ('axis') is empty") }
+        let rank = x.shape.count
+        let axis = a < 0 ? a + rank : a
+        guard axis >= 0 && axis < rank else { throw ctx.fail("axis \(a) is out of range for rank \(rank)") }
+        let exclusive = ctx.attributes.int("exclusive") != 0, reverse = ctx.attributes.int("reverse") != 0
+        let (outer, n, inner) = around(x.shape, axis)
+        func scan<T>(_ v: [T], _ zero: T, _ add: (T, T) -> T) -> [T] {
+            var y = v
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    var acc = zero
+                    for step in 0..<n {
+                        let j = reverse ? n - 1 - step : step
+                        let at = o * n * inner + j * inner + i
+                        if exclusive { y[at] = acc; acc = add(acc, v[at]) } else { acc = add(acc, v[at]); y[at] = acc }
+                    }
+                }
+            }
+            return y
+        }
+        switch x.dtype.storage {
+        case .ints: return [Tensor(shape: x.shape, ints: scan(x.ints, 0) { $0 &+ $1 }, dtype: x.dtype)]
+        default: return [Tensor(shape: x.shape, values: scan(x.doubleValues, 0.0) { $0 + $1 }, dtype: x.dtype)]
+        }
     }
 }

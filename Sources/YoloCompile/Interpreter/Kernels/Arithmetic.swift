@@ -1,0 +1,384 @@
+import Foundation
+
+/// Kernels of the broadcasting arithmetic, comparison and logic operators (Operators/Arithmetic.swift,
+/// Operators/Logical.swift).
+extension Kernels {
+    static let add = arithmetic(AddOperator.self)
+    static let sub = arithmetic(SubOperator.self)
+    static let mul = arithmetic(MulOperator.self)
+    static let div = arithmetic(DivOperator.self)
+    static let max = arithmetic(MaxOperator.self)
+    static let min = arithmetic(MinOperator.self)
+    static let bitwiseAnd = arithmetic(BitAndOperator.self)
+    static let bitwiseOr = arithmetic(BitOrOperator.self)
+    static let bitwiseXor = arithmetic(BitXorOperator.self)
+
+    /// `Op` over two broadcast inputs of one type. An integer result ONNX leaves undefined (division
+    /// by zero) is refused.
+    static func arithmetic<Op: BinaryOperator>(_: Op.Type) -> Kernel {
+        { ctx in
+            let a = try ctx.input(0), b = try ctx.input(1)
+            let out = try ctx.outputShape()
+            return [try apply(Op.self, a, b, out, ctx)]
+        }
+    }
+
+    static func apply<Op: BinaryOperator>(_: Op.Type, _ a: Tensor, _ b: Tensor, _ out: [Int], _ ctx: KernelContext) throws -> Tensor {
+        switch a.dtype.storage {
+        case .floats:
+            return Tensor(shape: out, floats: broadcast(a.floats, a.shape, b.floats, b.shape, out, Op.apply), dtype: a.dtype)
+        case .doubles:
+            return Tensor(shape: out, doubles: broadcast(a.doubles, a.shape, b.doubles, b.shape, out, Op.apply))
+        case .ints:
+            var undefined = false
+            let y: [Int64]
+            if a.dtype == .uint64 {
+                y = broadcast(a.ints, a.shape, b.ints, b.shape, out) { x, z in
+                    guard let r = Op.apply(UInt64(bitPattern: x), UInt64(bitPattern: z)) else { undefined = true; return 0 }
+                    return Int64(bitPattern: r)
+                }
+            } else {
+                y = broadcast(a.ints, a.shape, b.ints, b.shape, out) { x, z in
+                    guard let r = Op.apply(x, z) else { undefined = true; return 0 }
+                    return r
+                }
+            }
+            if undefined { throw ctx.fail("integer \(ctx.node.op) by zero is undefined") }
+            return Tensor(shape: out, ints: y, dtype: a.dtype)
+        }
+    }
+
+    /// Sum, Mean, Max, Min: the inputs combined left to right by a two-input kernel.
+    static func variadic(_ pair: @escaping Kernel, mean: Bool) -> Kernel {
+        { ctx in
+            let parts = try ctx.inputs.indices.map { try ctx.input($0) }
+            var acc = parts[0]
+            for p in parts.dropFirst() {
+                let shape = ShapeRules.broadcast(acc.shape, p.shape) ?? acc.shape
+                let step = KernelContext(node: ctx.node, attributes: ctx.attributes, inputs: [acc, p],
+                                         outputTypes: [TensorType(acc.dtype, shape)])
+                acc = try pair(step)[0]
+            }
+            if acc.shape != (try ctx.outputShape()) {
+                // A single input smaller than the output cannot happen; broadcasting covers the rest.
+                throw ctx.fail("inputs broadcast to \(acc.shape), inferred \(try ctx.outputShape())")
+            }
+            guard mean else { return [acc] }
+            let n = Double(parts.count)
+            switch acc.dtype.storage {
+            case .doubles: return [Tensor(shape: acc.shape, doubles: acc.doubles.map { $0 / n })]
+            default: return [Tensor(shape: acc.shape, floats: acc.floats.map { $0 / Float(n) }, dtype: acc.dtype)]
+            }
+        }
+    }
+    static let mean: Kernel = add
+
+    /// X ^ Y, computed as numpy's power then converted to X's type: integers by repeated squaring
+    /// (wrapping), anything with a float in Double. A negative integer exponent of an integer base is
+    /// refused, as numpy refuses it.
+    static let pow: Kernel = { ctx in
+        let a = try ctx.input(0), b = try ctx.input(1)
+        let out = try ctx.outputShape()
+        if a.dtype.storage == .ints && b.dtype.storage == .ints {
+            var negative = false
+            let y = broadcast(a.ints, a.shape, b.ints, b.shape, out) { x, e -> Int64 in
+                if e < 0 { negative = true; return 0 }
+                return PowOperator.integerPower(x, e)
+            }
+            if negative { throw ctx.fail("an integer to a negative integer power is undefined") }
+            return [Tensor(shape: out, ints: y, dtype: a.dtype)]
+        }
+        if a.dtype == .float32 && b.dtype == .float32 {
+            return [Tensor(shape: out, floats: broadcast(a.floats, a.shape, b.floats, b.shape, out, PowOperator.apply))]
+        }
+        let y = broadcast(a.doubleValues, a.shape, b.doubleValues, b.shape, out) { Foundation.pow($0, $1) }
+        if a.dtype.storage == .ints {
+            var ints: [Int64] = []
+            ints.reserveCapacity(y.count)
+            for v in y {
+                guard let i = castToInteger(v, a.dtype) else { throw ctx.fail("\(v) does not fit \(a.dtype.onnxName)") }
+                ints.append(i)
+            }
+            return [Tensor(shape: out, ints: ints, dtype: a.dtype)]
+        }
+        return [Tensor(shape: out, values: y, dtype: a.dtype)]
+    }
+
+    /// fmod = 1: C's fmod (the result has the dividend's sign); fmod = 0 (integers only): Python's
+    /// modulo (the divisor's sign).
+    static let mod: Kernel = { ctx in
+        let a = try ctx.input(0), b = try ctx.input(1)
+        let out = try ctx.outputShape()
+        switch a.dtype.storage {
+        case .floats: return [Tensor(shape: out, floats: broadcast(a.floats, a.shape, b.floats, b.shape, out) { fmodf($0, $1) }, dtype: a.dtype)]
+        case .doubles: return [Tensor(shape: out, doubles: broadcast(a.doubles, a.shape, b.doubles, b.shape, out) { fmod($0, $1) })]
+        case .ints:
+            if ctx.attributes.int("fmod") == 1 { return [try apply(RemainderOperator.self, a, b, out, ctx)] }
+            return [try apply(ModuloOperator.self, a, b, out, ctx)]
+        }
+    }
+
+    /// x if x >= 0, else slope * x, with the slope broadcast to x.
+    static let prelu: Kernel = { ctx in
+        let x = try ctx.input(0), s = try ctx.input(1)
+        switch x.dtype.storage {
+        case .floats: return [Tensor(shape: x.shape, floats: broadcast(x.floats, x.shape, s.floats, s.shape, x.shape) { $0 < 0 ? $0 * $1 : $0 }, dtype: x.dtype)]
+        case .doubles: return [Tensor(shape: x.shape, doubles: broadcast(x.doubles, x.shape, s.doubles, s.shape, x.shape) { $0 < 0 ? $0 * $1 : $0 })]
+        case .ints: return [Tensor(shape: x.shape, ints: broadcast(x.ints, x.shape, s.ints, s.shape, x.shape) { $0 < 0 ? $0 &* $1 : $0 }, dtype: x.dtype)]
+        }
+    }
+
+    /// Shifts of unsigned integers; a shift by the type's width or more gives 0.
+    static let bitShift: Kernel = { ctx in
+        let a = try ctx.input(0), b = try ctx.input(1)
+        let out = try ctx.outputShape()
+        let left = ctx.attributes.string("direction") == "LEFT"
+        let bits = UInt64(a.dtype.byteSize * 8)
+        let y = broadcast(a.ints, a.shape, b.ints, b.shape, out) { x, s -> Int64 in
+            let v = UInt64(bitPattern: x), n = UInt64(bitPattern: s)
+            guard n < bits else { return 0 }
+            return Int64(bitPattern: left ? v << n : v >> n)
+        }
+        return [Tensor(shape: out, ints: y, dtype: a.dtype)]
+    }
+
+    static let bitwiseNot: Kernel = { ctx in
+        let x = try ctx.input(0)
+        return [Tensor(shape: x.shape, ints: x.ints.map { ~$0 }, dtype: x.dtype)]
+    }
+
+    // MARK: Comparisons and logic
+
+    static let equal = comparison(float: { $0 == $1 }, double: { $0 == $1 }, int: { $0 == $1 }, uint: { $0 == $1 })
+    static let less = comparison(float: { $0 < $1 }, double: { $0 < $1 }, int: { $0 < $1 }, uint: { $0 < $1 })
+    static let greater = comparison(float: { $0 > $1 }, double: { $0 > $1 }, int: { $0 > $1 }, uint: { $0 > $1 })
+    static let lessOrEqual = comparison(float: { $0 <= $1 }, double: { $0 <= $1 }, int: { $0 <= $1 }, uint: { $0 <= $1 })
+    static let greaterOrEqual = comparison(float: { $0 >= $1 }, double: { $0 >= $1 }, int: { $0 >= $1 }, uint: { $0 >= $1 })
+    static let and = comparison(float: { _, _ in false }, double: { _, _ in false }, int: { $0 != 0 && $1 != 0 }, uint: { _, _ in false })
+    static let or = comparison(float: { _, _ in false }, double: { _, _ in false }, int: { $0 != 0 || $1 != 0 }, uint: { _, _ in false })
+    static let xor = comparison(float: { _, _ in false }, double: { _, _ in false }, int: { ($0 != 0) != ($1 != 0) }, uint: { _, _ in false })
+
+    static func comparison(float f: @escaping @Sendable (Float, Float) -> Bool, double d: @escaping @Sendable (Double, Double) -> Bool,
+                           int i: @escaping @Sendable (Int64, Int64) -> Bool, uint u: @escaping @Sendable (UInt64, UInt64) -> Bool) -> Kernel {
+        { ctx in
+            let a = try ctx.input(0), b = try ctx.input(1)
+            let out = try ctx.outputShape()
+            let y: [Int64]
+            switch a.dtype.storage {
+            case .floats: y = broadcast(a.floats, a.shape, b.floats, b.shape, out) { f($0, $1) ? 1 : 0 }
+            case .doubles: y = broadcast(a.doubles, a.shape, b.doubles, b.shape, out) { d($0, $1) ? 1 : 0 }
+            case .ints:
+                y = a.dtype == .uint64
+                    ? broadcast(a.ints, a.shape, b.ints, b.shape, out) { u(UInt64(bitPattern: $0), UInt64(bitPattern: $1)) ? 1 : 0 }
+                    : broadcast(a.ints, a.shape, b.ints, b.shape, out) { i($0, $1) ? 1 : 0 }
+            }
+            return [Tensor(shape: out, ints: y, dtype: .bool)]
+        }
+    }
+
+    static let not: Kernel = { ctx in
+        let x = try ctx.input(0)
+        return [Tensor(shape: x.shape, ints: x.ints.map { $0 == 0 ? 1 : 0 }, dtype: .bool)]
+    }
+
+    /// condition ? X : Y, all three broadcast to the output.
+    static let `where`: Kernel = { ctx in
+        let c = try ctx.input(0), x = try ctx.input(1), y = try ctx.input(2)
+        let out = try ctx.outputShape()
+        let ci = broadcastIndex(c.shape, out), xi = broadcastIndex(x.shape, out), yi = broadcastIndex(y.shape, out)
+        let pick = (0..<ci.count).map { c.ints[ci[$0]] != 0 }
+        let xs = x.gathered(xi, shape: out), ys = y.gathered(yi, shape: out)
+        var r = xs
+        switch x.dtype.storage {
+        case .floats: for k in pick.indices where !pick[k] { r.floats[k] = ys.floats[k] }
+        case .doubles: for k in pick.indices where !pick[k] { r.doubles[k] = ys.doubles[k] }
+        case .ints: for k in pick.indices where !pick[k] { r.ints[k] = ys.ints[k] }
+        }
+        return [r]
+    }
+}
+
+/// A binary arithmetic operator, as a type so each kernel's loops are specialised and the arithmetic
+/// inlined (a closure per element costs more than the arithmetic). Integer forms return nil where
+/// ONNX leaves the result undefined; results wrap as two's complement does.
+protocol BinaryOperator: Sendable {
+    static func apply(_ a: Float, _ b: Float) -> Float
+    static func apply(_ a: Double, _ b: Double) -> Double
+    static func apply(_ a: Int64, _ b: Int64) -> Int64?
+    static func apply(_ a: UInt64, _ b: UInt64) -> UInt64?
+}
+
+enum AddOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b }
+    @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a + b }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? { a &+ b }
+    @inline(__always) static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { a &+ b }
+}
+
+enum SubOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a - b }
+    @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a - b }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? { a &- b }
+    @inline(__always) static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { a &- b }
+}
+
+enum MulOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b }
+    @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a * b }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? { a &* b }
+    @inline(__always) static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { a &* b }
+}
+
+/// Integer division truncates toward zero (C++); INT64_MIN / -1 wraps to INT64_MIN.
+enum DivOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a / b }
+    @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a / b }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? {
+        guard b != 0 else { return nil }
+        return a.dividedReportingOverflow(by: b).partialValue
+    }
+    @inline(__always) static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { b == 0 ? nil : a / b }
+}
+
+/// The remainder with the dividend's sign (Mod with fmod = 1).
+enum RemainderOperator: BinaryOperator {
+    static func apply(_ a: Float, _ b: Float) -> Float { fmodf(a, b) }
+    static func apply(_ a: Double, _ b: Double) -> Double { fmod(a, b) }
+    static func apply(_ a: Int64, _ b: Int64) -> Int64? {
+        guard b != 0 else { return nil }
+        return a.remainderReportingOverflow(dividingBy: b).partialValue
+    }
+    static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { b == 0 ? nil : a % b }
+}
+
+/// The remainder with the divisor's sign (Mod with fmod = 0, Python's %).
+enum ModuloOperator: BinaryOperator {
+    static func apply(_ a: Float, _ b: Float) -> Float { fmodf(a, b) }
+    static func apply(_ a: Double, _ b: Double) -> Double { fmod(a, b) }
+    static func apply(_ a: Int64, _ b: Int64) -> Int64? {
+        guard b != 0 else { return nil }
+        let r = a.remainderReportingOverflow(dividingBy: b).partialValue
+        return r != 0 && (r < 0) != (b < 0) ? r &+ b : r
+    }
+    static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { b == 0 ? nil : a % b }
+}
+
+/// numpy's maximum: NaN wins.
+enum MaxOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a.isNaN || b.isNaN ? .nan : Swift.max(a, b) }
+    @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a.isNaN || b.isNaN ? .nan : Swift.max(a, b) }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? { Swift.max(a, b) }
+    @inline(__always) static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { Swift.max(a, b) }
+}
+
+enum MinOperator: BinaryOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a.isNaN || b.isNaN ? .nan : Swift.min(a, b) }
+    @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a.isNaN || b.isNaN ? .nan : Swift.min(a, b) }
+    @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? { Swift.min(a, b) }
+    @inline(__always) static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { Swift.min(a, b) }
+}
+
+enum BitAndOperator: BinaryOperator {
+    static func apply(_ a: Float, _ b: Float) -> Float { .nan }
+    static func apply(_ a: Double, _ b: Double) -> Double { .nan }
+    static func apply(_ a: Int64, _ b: Int64) -> Int64? { a & b }
+    static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { a & b }
+}
+
+enum BitOrOperator: BinaryOperator {
+    static func apply(_ a: Float, _ b: Float) -> Float { .nan }
+    static func apply(_ a: Double, _ b: Double) -> Double { .nan }
+    static func apply(_ a: Int64, _ b: Int64) -> Int64? { a | b }
+    static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { a | b }
+}
+
+enum BitXorOperator: BinaryOperator {
+    static func apply(_ a: Float, _ b: Float) -> Float { .nan }
+    static func apply(_ a: Double, _ b: Double) -> Double { .nan }
+    static func apply(_ a: Int64, _ b: Int64) -> Int64? { a ^ b }
+    static func apply(_ a: UInt64, _ b: UInt64) -> UInt64? { a ^ b }
+}
+
+enum PowOperator {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { b == 2 ? a * a : powf(a, b) }
+    /// Exponentiation by squaring, wrapping as integer tensors do (e >= 0).
+    static func integerPower(_ a: Int64, _ e: Int64) -> Int64 {
+        var (r, base, n): (Int64, Int64, Int64) = (1, a, e)
+        while n > 0 {
+            if n & 1 == 1 { r &*= base }
+            base &*= base
+            n >>= 1
+        }
+        return r
+    }
+}
+
+/// numpy-broadcasting elementwise `f(a, b)` into `out`. Equal shapes and scalar operands take a
+/// straight loop; otherwise the innermost dimension runs with per-operand strides (0 when broadcast).
+@inline(__always)
+func broadcast<A, B, R>(_ a: [A], _ ashape: [Int], _ b: [B], _ bshape: [Int], _ out: [Int],
+                        _ f: (A, B) -> R) -> [R]
+{
+    let count = out.reduce(1, *)
+    if count == 0 { return [] }
+    if a.count == count && b.count == count {
+        return [R](unsafeUninitializedCapacity: count) { o, n in
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
+                for i in 0..<count { (o.baseAddress! + i).initialize(to: f(ap[i], bp[i])) }
+            } }
+            n = count
+        }
+    }
+    if b.count == 1, a.count == count {
+        let s = b[0]
+        return [R](unsafeUninitializedCapacity: count) { o, n in
+            a.withUnsafeBufferPointer { ap in for i in 0..<count { (o.baseAddress! + i).initialize(to: f(ap[i], s)) } }
+            n = count
+        }
+    }
+    if a.count == 1, b.count == count { let s = a[0]; return b.map { f(s, $0) } }
+    let rank = out.count
+    func strides(_ shape: [Int]) -> [Int] {
+        let padded = [Int](repeating: 1, count: rank - shape.count) + shape
+        let c = contiguousStrides(padded)
+        return (0..<rank).map { padded[$0] == 1 ? 0 : c[$0] }
+    }
+    let sa = strides(ashape), sb = strides(bshape)
+    var result = [R]()
+    result.reserveCapacity(count)
+    let inner = out[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1]
+    var index = [Int](repeating: 0, count: rank)
+    var offA = 0, offB = 0
+    a.withUnsafeBufferPointer { ap in
+        b.withUnsafeBufferPointer { bp in
+            while true {
+                var pa = offA, pb = offB
+                for _ in 0..<inner {
+                    result.append(f(ap[pa], bp[pb]))
+                    pa += ia
+                    pb += ib
+                }
+                // Advance the outer index (all but the last dimension).
+                var d = rank - 2
+                while d >= 0 {
+                    index[d] += 1
+                    offA += sa[d]
+                    offB += sb[d]
+                    if index[d] < out[d] { break }
+                    offA -= sa[d] * out[d]
+                    offB -= sb[d] * out[d]
+                    index[d] = 0
+                    d -= 1
+                }
+                if d < 0 { break }
+            }
+        }
+    }
+    return result
+}
+
+/// For each element of `out`, the flat index of the element of a tensor of `shape` that broadcasts to it.
+func broadcastIndex(_ shape: [Int], _ out: [Int]) -> [Int] {
+    let positions = [Int](0..<shape.reduce(1, *))
+    return broadcast(positions, shape, [0], [], out) { p, _ in p }
+}

@@ -1,0 +1,227 @@
+// Conv and ConvTranspose over 1, 2 or 3 spatial dimensions, with explicit pads or auto_pad.
+
+extension Operators {
+    static let windowAttributes: [AttributeSpec] = [
+        .string("auto_pad", "NOTSET", allowed: ["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]),
+        .ints("dilations"), .ints("kernel_shape"), .ints("pads"), .ints("strides"),
+    ]
+
+    static let convolution: [OperatorSchema] = [
+        with(OperatorSchema("Conv", versions: [1, 11], attributes: windowAttributes + [.int("group", 1)],
+                            inputs: [.input("X", "T"), .input("W", "T"), .input("B", "T", .optional)], outputs: [.output("Y", "T")],
+                            types: ["T": TypeSet([.float32, .float16])], infer: convRule, kernel: Kernels.conv)) {
+            $0.flops = { q in
+                // thop: output elements x in_channels / groups x kernel taps, 2 per multiply-add.
+                guard let w = q.inputTypes[1]?.staticShape else { return 0 }
+                return 2 * Double(q.outputTypes[0].count) * Double(w.dropFirst().reduce(1, *))
+            }
+            $0.multiplyAdds = { inputs, outputs, _ in
+                Double(outputs[0].count) * Double(inputs.count > 1 ? inputs[1].shape.dropFirst().reduce(1, *) : 1)
+            }
+        },
+        with(OperatorSchema("ConvTranspose", versions: [1, 11],
+                            attributes: windowAttributes + [.int("group", 1), .ints("output_padding"), .ints("output_shape")],
+                            inputs: [.input("X", "T"), .input("W", "T"), .input("B", "T", .optional)], outputs: [.output("Y", "T")],
+                            types: ["T": TypeSet([.float32, .float16])], infer: convTransposeRule, kernel: Kernels.convTranspose)) {
+            $0.flops = { q in
+                // thop: output elements x (in_channels / groups) x kernel taps; the weight is (in, out / g, k...).
+                guard let w = q.inputTypes[1]?.staticShape, w.count >= 3 else { return 0 }
+                let g = max(q.attributes.int("group"), 1)
+                return 2 * Double(q.outputTypes[0].count) * Double(w[0] / g) * Double(w.dropFirst(2).reduce(1, *))
+            }
+            $0.multiplyAdds = { inputs, _, _ in
+                Double(inputs[0].count) * Double(inputs.count > 1 ? inputs[1].shape.dropFirst().reduce(1, *) : 1)
+            }
+        },
+    ]
+
+    static func convRule(_ ctx: ShapeContext) throws -> [TensorType] {
+        let x = try ctx.shape(0), w = try ctx.shape(1)
+        guard x.count >= 3, x.count <= 5, w.count == x.count else {
+            throw ctx.fail("expected a 3-D, 4-D or 5-D input and a weight of the same rank, got \(try ctx.type(0)) and \(try ctx.type(1))")
+        }
+        let g = ctx.attributes.int("group")
+        guard g >= 1, g <= x[1], x[1] % g == 0, w[0] % g == 0, w[1] * g == x[1], w[0] >= 1 else {
+            throw ctx.fail("input has \(x[1]) channels but weight \(try ctx.type(1)) with group \(g) expects \(w[1] * g)")
+        }
+        if ctx.has(2), try ctx.shape(2) != [w[0]] {
+            throw ctx.fail("bias \(try ctx.type(2)) does not match \(w[0]) output channels")
+        }
+        let window = try SpatialWindow(ctx, input: Array(x[2...]), kernel: Array(w[2...]))
+        return [try ctx.output(0, [x[0], w[0]] + window.output)]
+    }
+
+    /// out = stride * (in - 1) + output_padding + dilation * (k - 1) + 1 - pad_begin - pad_end, or
+    /// `output_shape` with the pads it implies. The weight is (C_in, C_out / group, k...).
+    static func convTransposeRule(_ ctx: ShapeContext) throws -> [TensorType] {
+        let x = try ctx.shape(0), w = try ctx.shape(1)
+        guard x.count >= 3, x.count <= 5, w.count == x.count else {
+            throw ctx.fail("expected a 3-D, 4-D or 5-D input and a weight of the same rank, got \(try ctx.type(0)) and \(try ctx.type(1))")
+        }
+        let g = ctx.attributes.int("group")
+        guard g >= 1, g <= max(x[1], 1), w[0] == x[1], x[1] % g == 0, w.dropFirst().allSatisfy({ $0 >= 1 }) else {
+            throw ctx.fail("input has \(x[1]) channels but weight \(try ctx.type(1)) with group \(g) expects \(w[0]) and non-empty kernels")
+        }
+        let (m, overflow) = w[1].multipliedReportingOverflow(by: g)
+        guard !overflow, m <= ShapeInference.maxElements else { throw ctx.fail("weight \(try ctx.type(1)) with group \(g) has too many output channels") }
+        if ctx.has(2), try ctx.shape(2) != [m] {
+            throw ctx.fail("bias \(try ctx.type(2)) does not match \(m) output channels")
+        }
+        let t = try TransposedWindow(ctx, input: Array(x[2...]), kernel: Array(w[2...]))
+        return [try ctx.output(0, [x[0], m] + t.output)]
+    }
+}
+
+/// Kernel, strides, dilations and begin/end pads of a sliding window over the spatial axes, resolved
+/// from the attributes (auto_pad included), and the output size each gives. Checked: a hostile file
+/// must not overflow or crash the compiler.
+public struct SpatialWindow: Sendable, Equatable {
+    public var kernel: [Int]
+    public var strides: [Int]
+    public var dilations: [Int]
+    /// Begin pads then end pads, as ONNX orders them.
+    public var pads: [Int]
+    public var output: [Int]
+
+    static let limit = 1 << 20
+
+    /// `kernel` is the weight's spatial shape (Conv) or nil to take `kernel_shape` (pooling). The rule
+    /// and the kernel both resolve the window from the same decoded attributes.
+    public init(_ a: AttributeView, input: [Int], kernel fromWeight: [Int]?, ceilMode: Bool = false,
+                fail: @escaping (String) -> any Error) throws {
+        let n = input.count
+        let ctx = Failing(fail)
+        var k = a.ints("kernel_shape") ?? fromWeight ?? []
+        if let w = fromWeight, a.ints("kernel_shape") != nil, k != w {
+            throw ctx.fail("kernel_shape \(k) does not match the weight's \(w)")
+        }
+        if fromWeight == nil && k.isEmpty { k = [] }
+        let s = a.ints("strides") ?? [Int](repeating: 1, count: n)
+        let d = a.ints("dilations") ?? [Int](repeating: 1, count: n)
+        var p = a.ints("pads") ?? [Int](repeating: 0, count: 2 * n)
+        guard k.count == n, k.allSatisfy({ $0 >= 1 && $0 < Self.limit }) else { throw ctx.fail("kernel_shape \(k) must hold \(n) positive sizes") }
+        guard s.count == n, s.allSatisfy({ $0 >= 1 && $0 < Self.limit }) else { throw ctx.fail("strides \(s) must hold \(n) positive values") }
+        guard d.count == n, d.allSatisfy({ $0 >= 1 && $0 < Self.limit }) else { throw ctx.fail("dilations \(d) must hold \(n) positive values") }
+        guard p.count == 2 * n, p.allSatisfy({ $0 >= 0 && $0 < Self.limit }) else { throw ctx.fail("pads \(p) must hold \(2 * n) non-negative values") }
+        let auto = a.string("auto_pad")
+        var out = [Int](repeating: 0, count: n)
+        for i in 0..<n {
+            let ek = d[i] * (k[i] - 1) + 1
+            switch auto {
+            case "SAME_UPPER", "SAME_LOWER":
+                // Output ceil(in / stride); the padding that needs, the odd one at the end (UPPER) or begin (LOWER).
+                out[i] = (input[i] + s[i] - 1) / s[i]
+                let total = max(0, (out[i] - 1) * s[i] + ek - input[i])
+                p[i] = auto == "SAME_UPPER" ? total / 2 : total - total / 2
+                p[i + n] = total - p[i]
+            case "VALID":
+                p[i] = 0
+                p[i + n] = 0
+                guard input[i] >= ek else { throw ctx.fail("kernel \(k) (dilation \(d)) does not fit the input \(input)") }
+                out[i] = (input[i] - ek) / s[i] + 1
+            default:
+                let span = input[i] + p[i] + p[i + n]
+                guard span >= ek else {
+                    throw ctx.fail("kernel \(k) (dilation \(d)) does not fit the input \(input) with pads \(p)")
+                }
+                if ceilMode {
+                    // The last window must start inside the input or its begin padding (PyTorch, ONNX).
+                    out[i] = (span - ek + s[i] - 1) / s[i] + 1
+                    if (out[i] - 1) * s[i] >= input[i] + p[i] { out[i] -= 1 }
+                } else {
+                    out[i] = (span - ek) / s[i] + 1
+                }
+            }
+        }
+        self.kernel = k
+        self.strides = s
+        self.dilations = d
+        self.pads = p
+        self.output = out
+    }
+
+    init(_ ctx: ShapeContext, input: [Int], kernel: [Int]?, ceilMode: Bool = false) throws {
+        try self.init(ctx.attributes, input: input, kernel: kernel, ceilMode: ceilMode, fail: ctx.fail)
+    }
+
+    public init(kernel: [Int], strides: [Int], dilations: [Int], pads: [Int], output: [Int]) {
+        self.kernel = kernel
+        self.strides = strides
+        self.dilations = dilations
+        self.pads = pads
+        self.output = output
+    }
+}
+
+/// ConvTranspose's window: the output size and the begin/end pads (which may be negative when
+/// `output_shape` asks for more than the natural size).
+public struct TransposedWindow: Sendable, Equatable {
+    public var kernel: [Int]
+    public var strides: [Int]
+    public var dilations: [Int]
+    public var pads: [Int]
+    public var output: [Int]
+
+    init(_ ctx: ShapeContext, input: [Int], kernel: [Int]) throws {
+        try self.init(ctx.attributes, input: input, kernel: kernel, fail: ctx.fail)
+    }
+
+    public init(_ a: AttributeView, input: [Int], kernel k: [Int], fail: @escaping (String) -> any Error) throws {
+        let n = input.count
+        let ctx = Failing(fail)
+        let limit = SpatialWindow.limit
+        if let ks = a.ints("kernel_shape"), ks != k { throw ctx.fail("kernel_shape \(ks) does not match the weight's \(k)") }
+        let s = a.ints("strides") ?? [Int](repeating: 1, count: n)
+        let d = a.ints("dilations") ?? [Int](repeating: 1, count: n)
+        var p = a.ints("pads") ?? [Int](repeating: 0, count: 2 * n)
+        let op = a.ints("output_padding") ?? [Int](repeating: 0, count: n)
+        guard k.allSatisfy({ $0 >= 1 && $0 < limit }) else { throw ctx.fail("kernel \(k) must hold positive sizes") }
+        guard s.count == n, s.allSatisfy({ $0 >= 1 && $0 < limit }) else { throw ctx.fail("strides \(s) must hold \(n) positive values") }
+        guard d.count == n, d.allSatisfy({ $0 >= 1 && $0 < limit }) else { throw ctx.fail("dilations \(d) must hold \(n) positive values") }
+        guard p.count == 2 * n, p.allSatisfy({ $0 >= 0 && $0 < limit }) else { throw ctx.fail("pads \(p) must hold \(2 * n) non-negative values") }
+        guard op.count == n, (0..<n).allSatisfy({ op[$0] >= 0 && (op[$0] < s[$0] || op[$0] < d[$0]) }) else {
+            throw ctx.fail("output_padding \(op) must hold \(n) values each below its stride or dilation")
+        }
+        guard input.allSatisfy({ $0 < limit }) else { throw ctx.fail("input \(input) is too large") }
+        let auto = a.string("auto_pad")
+        var out = [Int](repeating: 0, count: n)
+        var requested = a.ints("output_shape")
+        if let r = requested, r.count == n + 2 { requested = Array(r[2...]) }
+        if let r = requested {
+            guard r.count == n, r.allSatisfy({ $0 >= 1 && $0 < limit }) else {
+                throw ctx.fail("output_shape \(a.ints("output_shape") ?? []) must hold \(n) positive sizes")
+            }
+        }
+        for i in 0..<n {
+            let natural = s[i] * (input[i] - 1) + op[i] + d[i] * (k[i] - 1) + 1
+            if let r = requested {
+                // The pads that give the requested size; the odd one at the end unless SAME_LOWER.
+                let total = natural - r[i]
+                p[i] = auto == "SAME_LOWER" ? total - total / 2 : total / 2
+                p[i + n] = total - p[i]
+                out[i] = r[i]
+            } else if auto == "SAME_UPPER" || auto == "SAME_LOWER" {
+                out[i] = input[i] * s[i]
+                let total = natural - out[i]
+                p[i] = auto == "SAME_UPPER" ? total / 2 : total - total / 2
+                p[i + n] = total - p[i]
+            } else {
+                if auto == "VALID" { p[i] = 0; p[i + n] = 0 }
+                out[i] = natural - p[i] - p[i + n]
+                guard out[i] >= 1 else { throw ctx.fail("pads \(p) leave no output for the input \(input)") }
+            }
+        }
+        self.kernel = k
+        self.strides = s
+        self.dilations = d
+        self.pads = p
+        self.output = out
+    }
+}
+
+/// Lets window code written against `ctx.fail` run with any error maker.
+struct Failing {
+    let make: (String) -> any Error
+    init(_ make: @escaping (String) -> any Error) { self.make = make }
+    func fail(_ message: String) -> any Error { make(message) }
+}

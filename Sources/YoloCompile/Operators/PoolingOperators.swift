@@ -1,0 +1,44 @@
+// Pooling over 1, 2 or 3 spatial dimensions: MaxPool (with its Indices output), AveragePool, LpPool,
+// and the global forms.
+
+extension Operators {
+    static let pooling: [OperatorSchema] = [
+        OperatorSchema("MaxPool", versions: [1, 8, 10, 11, 12],
+                       attributes: windowAttributes + [.int("ceil_mode", 0), .int("storage_order", 0)],
+                       inputs: [.input("X", "T")], outputs: [.output("Y", "T"), .output("Indices", .int64, .optional)],
+                       types: ["T": [.floats, TypeSet([.int8, .uint8])]], infer: poolRule, kernel: Kernels.maxPool),
+        OperatorSchema("AveragePool", versions: [1, 7, 10, 11, 19],
+                       attributes: windowAttributes + [.int("ceil_mode", 0), .int("count_include_pad", 0)],
+                       inputs: [.input("X", "T")], outputs: [.output("Y", "T")],
+                       types: ["T": .floats], infer: poolRule, kernel: Kernels.averagePool),
+        OperatorSchema("LpPool", versions: [1, 2, 11, 18], attributes: windowAttributes + [.int("ceil_mode", 0), .int("p", 2)],
+                       inputs: [.input("X", "T")], outputs: [.output("Y", "T")],
+                       types: ["T": .floats], infer: poolRule, kernel: Kernels.lpPool),
+        OperatorSchema("GlobalAveragePool", versions: [1], inputs: [.input("X", "T")], outputs: [.output("Y", "T")],
+                       types: ["T": .floats], infer: globalPoolRule, kernel: Kernels.globalPool(max: false)),
+        OperatorSchema("GlobalMaxPool", versions: [1], inputs: [.input("X", "T")], outputs: [.output("Y", "T")],
+                       types: ["T": .floats], infer: globalPoolRule, kernel: Kernels.globalPool(max: true)),
+    ]
+
+    static func poolRule(_ ctx: ShapeContext) throws -> [TensorType] {
+        let x = try ctx.shape(0)
+        guard x.count >= 3, x.count <= 5 else { throw ctx.fail("expected a 3-D, 4-D or 5-D input, got \(try ctx.type(0))") }
+        guard ctx.attributes.ints("kernel_shape") != nil else { throw ctx.fail("required attribute 'kernel_shape' is missing") }
+        // storage_order only changes MaxPool's Indices; column-major order is computed for 2-D pooling.
+        if ctx.schema.name == "MaxPool", ctx.attributes.int("storage_order") != 0, ctx.outputCount == 2, x.count != 4 {
+            throw ctx.fail("attribute 'storage_order' 1 is supported for 2-D pooling only")
+        }
+        if ctx.attributes.string("auto_pad") != "NOTSET" && ctx.attributes.int("ceil_mode") != 0 {
+            throw ctx.fail("attribute 'ceil_mode' 1 with auto_pad \(ctx.attributes.string("auto_pad")) is not defined")
+        }
+        let w = try SpatialWindow(ctx, input: Array(x[2...]), kernel: nil, ceilMode: ctx.attributes.int("ceil_mode") != 0)
+        let shape = [x[0], x[1]] + w.output
+        return try (0..<ctx.outputCount).map { try ctx.output($0, shape) }
+    }
+
+    static func globalPoolRule(_ ctx: ShapeContext) throws -> [TensorType] {
+        let x = try ctx.shape(0)
+        guard x.count >= 3 else { throw ctx.fail("expected an input of rank 3 or more, got \(try ctx.type(0))") }
+        return [try ctx.output(0, Array(x[..<2]) + [Int](repeating: 1, count: x.count - 2))]
+    }
+}
