@@ -16,20 +16,28 @@ extension Kernels {
             if x.dtype.storage == .ints, name != "ReduceMean" {
                 return [Tensor(shape: out, ints: try reduceIntegers(name, x, kept, slots, ctx), dtype: x.dtype)]
             }
-            let v = x.doubleValues
             var r: [Double]
+            // float32 and float16 are read in place; every sum is kept in Double.
+            func fold(_ initial: Double, _ f: (Double, Double) -> Double) -> [Double] {
+                switch x.dtype.storage {
+                case .floats: return accumulate(x.floats, x.shape, kept, initial: initial) { f($0, Double($1)) }
+                case .doubles: return accumulate(x.doubles, x.shape, kept, initial: initial, f)
+                case .ints: return accumulate(x.doubleValues, x.shape, kept, initial: initial, f)
+                }
+            }
             switch name {
-            case "ReduceMax": r = accumulate(v, x.shape, kept, initial: -.infinity) { a, e in a.isNaN || e.isNaN ? .nan : Swift.max(a, e) }
-            case "ReduceMin": r = accumulate(v, x.shape, kept, initial: .infinity) { a, e in a.isNaN || e.isNaN ? .nan : Swift.min(a, e) }
-            case "ReduceSum": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 }
-            case "ReduceProd": r = accumulate(v, x.shape, kept, initial: 1) { $0 * $1 }
-            case "ReduceMean": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 }.map { $0 / Double(count) }
-            case "ReduceSumSquare": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 * $1 }
-            case "ReduceL1": r = accumulate(v, x.shape, kept, initial: 0) { $0 + Swift.abs($1) }
-            case "ReduceL2": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 * $1 }.map { $0.squareRoot() }
-            case "ReduceLogSum": r = accumulate(v, x.shape, kept, initial: 0) { $0 + $1 }.map { log($0) }
+            case "ReduceMax": r = fold(-.infinity) { a, e in a.isNaN || e.isNaN ? .nan : Swift.max(a, e) }
+            case "ReduceMin": r = fold(.infinity) { a, e in a.isNaN || e.isNaN ? .nan : Swift.min(a, e) }
+            case "ReduceSum": r = fold(0) { $0 + $1 }
+            case "ReduceProd": r = fold(1) { $0 * $1 }
+            case "ReduceMean": r = fold(0) { $0 + $1 }.map { $0 / Double(count) }
+            case "ReduceSumSquare": r = fold(0) { $0 + $1 * $1 }
+            case "ReduceL1": r = fold(0) { $0 + Swift.abs($1) }
+            case "ReduceL2": r = fold(0) { $0 + $1 * $1 }.map { $0.squareRoot() }
+            case "ReduceLogSum": r = fold(0) { $0 + $1 }.map { log($0) }
             case "ReduceLogSumExp":
                 // Shifted by the maximum so that large inputs do not overflow.
+                let v = x.doubleValues
                 let m = accumulate(v, x.shape, kept, initial: -.infinity) { Swift.max($0, $1) }
                 let index = reductionIndex(x.shape, kept)
                 var s = [Double](repeating: 0, count: slots)
@@ -45,11 +53,36 @@ extension Kernels {
         }
     }
 
-    /// `combine` over every element into its reduced slot, walking the input once.
-    static func accumulate(_ v: [Double], _ shape: [Int], _ kept: [Int], initial: Double, _ combine: (Double, Double) -> Double) -> [Double] {
+    /// `combine` over every element into its reduced slot, walking the input once in order with an
+    /// odometer over the axes (the slot's offset moves by 0 along a reduced axis).
+    @inline(__always)
+    static func accumulate<T>(_ v: [T], _ shape: [Int], _ kept: [Int], initial: Double, _ combine: (Double, T) -> Double) -> [Double] {
         var acc = [Double](repeating: initial, count: kept.reduce(1, *))
-        let index = reductionIndex(shape, kept)
-        for (i, e) in v.enumerated() { acc[index[i]] = combine(acc[index[i]], e) }
+        let rank = shape.count
+        guard !v.isEmpty else { return acc }
+        guard rank > 0 else { acc[0] = combine(acc[0], v[0]); return acc }
+        let strides = contiguousStrides(kept).enumerated().map { kept[$0.offset] == 1 ? 0 : $0.element }
+        let inner = shape[rank - 1], step = strides[rank - 1]
+        var index = [Int](repeating: 0, count: rank)
+        var o = 0, i = 0
+        v.withUnsafeBufferPointer { vp in
+            acc.withUnsafeMutableBufferPointer { ap in
+                while i < vp.count {
+                    var p = o
+                    for _ in 0..<inner { ap[p] = combine(ap[p], vp[i]); i += 1; p += step }
+                    var d = rank - 2
+                    while d >= 0 {
+                        index[d] += 1
+                        o += strides[d]
+                        if index[d] < shape[d] { break }
+                        o -= strides[d] * shape[d]
+                        index[d] = 0
+                        d -= 1
+                    }
+                    if d < 0 { break }
+                }
+            }
+        }
         return acc
     }
 
