@@ -101,7 +101,7 @@ final class ConfigErrorTests: XCTestCase {
         let c = try Compiler.compile(configFile: path, options: CompileOptions(imageHeight: 64, imageWidth: 64))
         // anchors: 2 -> two anchors per level; nc 5 -> 10 values per cell.
         XCTAssertEqual(c.optimized.type(of: c.optimized.outputs[0]).shape, [1, 2 * (16 * 16 + 32 * 32), 10])
-        XCTAssertTrue(c.lowered.graph.nodes.contains { $0.op == "LeakyRelu" && $0.float("alpha", default: 0) == 0.1 })
+        XCTAssertTrue(c.lowered.graph.nodes.contains { $0.op == "LeakyRelu" && $0.attributes["alpha"] == .float(0.1) })
         XCTAssertEqual(c.lowered.layers[5].arguments.first, .int(5))
         XCTAssertEqual(c.lowered.layers[5].module, "Detect")
     }

@@ -74,7 +74,7 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(byName["model.24.anchors"]?.tensor.shape, [3, 3, 2])
         XCTAssertEqual(Array(byName["model.24.anchors"]!.tensor.floats.prefix(6)), [1.25, 1.625, 2, 3.75, 4.125, 2.875])
         // Every BatchNorm has YOLOv5's eps 1e-3.
-        let eps = g.nodes.filter { $0.op == "BatchNormalization" }.map { $0.float("epsilon", default: 0) }
+        let eps = try g.nodes.filter { $0.op == "BatchNormalization" }.map { try $0.attributeView().float("epsilon") }
         XCTAssertEqual(Set(eps), [1e-3])
         XCTAssertEqual(eps.count, 57)
     }

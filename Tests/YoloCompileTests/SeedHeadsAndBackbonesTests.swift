@@ -29,7 +29,7 @@ final class SeedHeadsAndBackbonesTests: XCTestCase {
         XCTAssertEqual(ops.filter { $0 == "HardSigmoid" }.count, 8)
         XCTAssertFalse(ops.contains("BatchNormalization"))
         let hs = try XCTUnwrap(c.optimized.nodes.first { $0.op == "HardSigmoid" })
-        XCTAssertEqual(hs.float("alpha", default: 0), 1.0 / 6.0)
+        XCTAssertEqual(hs.attributes["alpha"], .float(1.0 / 6.0))
     }
 
     func testMobileNetV3SmallMatchesPyTorchCounts() throws {

@@ -48,21 +48,11 @@ public struct Node: Sendable, Equatable {
         return parts.first.map(String.init) ?? name
     }
 
-    public func int(_ key: String, default d: Int) -> Int {
-        if case .int(let v)? = attributes[key] { return v }
-        return d
-    }
-    public func ints(_ key: String) -> [Int]? {
-        if case .ints(let v)? = attributes[key] { return v }
-        return nil
-    }
-    public func float(_ key: String, default d: Float) -> Float {
-        if case .float(let v)? = attributes[key] { return v }
-        return d
-    }
-    public func string(_ key: String, default d: String) -> String {
-        if case .string(let v)? = attributes[key] { return v }
-        return d
+    /// The attributes checked against the operator's declaration, with its defaults (the one place
+    /// defaults live).
+    public func attributeView() throws -> AttributeView {
+        guard let s = Operators.schema(op) else { throw ShapeError(layer: layer, op: op, message: "unsupported operator") }
+        return try AttributeView(self, schema: s)
     }
 }
 

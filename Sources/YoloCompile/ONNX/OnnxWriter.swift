@@ -81,8 +81,15 @@ public enum OnnxWriter {
 
         var inits: [UnsafeMutablePointer<Onnx__TensorProto>?] = []
         let written = g.orderedConstants.filter { v, _ in used.contains(v) && (spelledInputs.contains(g.name(of: v)) || g.outputs.contains(v)) }
+        // Inputs whose declaration takes no float16 (Resize's scales and roi) stay float32.
         var keepFloat32 = Set<ValueID>()
-        for n in g.nodes where n.op == "Resize" { for v in n.inputs.dropFirst().compactMap({ $0 }) { keepFloat32.insert(v) } }
+        for n in g.nodes {
+            guard let s = Operators.schema(n.op) else { continue }
+            for (i, v) in n.inputs.enumerated() {
+                guard let v, let spec = s.inputSpec(i), let types = s.types[spec.type], !types.allows(.float16) else { continue }
+                keepFloat32.insert(v)
+            }
+        }
         func half(_ v: ValueID) -> Bool { options.float16 && g.type(of: v).dtype == .float32 && !keepFloat32.contains(v) }
         for (v, c) in written { inits.append(tensor(c.tensor, name: g.name(of: v), half: half(v), arena)) }
         // Model numbers the spelling adds come before the placeholders: re-imported, they are ordinary

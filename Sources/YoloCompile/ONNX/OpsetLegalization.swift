@@ -32,16 +32,23 @@ enum OpsetLegalization {
         var extraData: [(String, Tensor)] = []
     }
 
+    /// Operators written, below the opset that introduced them, as the older operators that define them.
+    static let writtenAsPrimitivesBelow: [String: Int] = ["HardSwish": 14, "LayerNormalization": 17, "Gelu": 20]
+
     /// The node as the target opset spells it: usually one node, HardSwish below opset 14 two.
     static func export(_ n: Node, opset: Int, graph g: Graph) throws -> [Spelling] {
+        guard let schema = Operators.schema(n.op) else { throw OnnxError(file: g.name, "node \(n.name): unsupported operator \(n.op)") }
+        let view: AttributeView
+        do { view = try AttributeView(n, schema: schema) } catch let e as ShapeError {
+            throw OnnxError(file: g.name, "node \(n.name): \(e.message)")
+        }
         // Operators newer than the target opset, except those written below as older operators.
-        if let first = Operators.schema(n.op)?.versions.first, first > opset,
-           !["HardSwish", "Gelu", "LayerNormalization"].contains(n.op) {
+        if let first = schema.versions.first, first > opset, writtenAsPrimitivesBelow[n.op] == nil {
             throw OnnxError(file: g.name, "node \(n.name): \(n.op) needs opset \(first) or later; export at opset \(first)")
         }
         if ["Softmax", "LogSoftmax", "Hardmax"].contains(n.op) && opset < 13, let x = n.inputs[0] {
             // Before 13 Softmax flattens to 2-D at `axis`: the same function only on the last axis.
-            let rank = g.type(of: x).rank, axis = n.int("axis", default: -1)
+            let rank = g.type(of: x).rank, axis = view.int("axis")
             guard axis == -1 || axis == rank - 1 else {
                 throw OnnxError(file: g.name, "node \(n.name): \(n.op) over axis \(axis) of a rank-\(rank) tensor cannot be written below opset 13; use opset 13 or later")
             }
@@ -51,7 +58,7 @@ enum OpsetLegalization {
         if ["Softmax", "LogSoftmax", "Hardmax"].contains(n.op) && opset < 13 && s.attributes["axis"] == nil {
             s.attributes["axis"] = .int(-1)  // the default was 1 before opset 13
         }
-        if n.op == "HardSwish" && opset < 14 {
+        if n.op == "HardSwish" && opset < writtenAsPrimitivesBelow["HardSwish"]! {
             // x * HardSigmoid(x, 1/6, 1/2): the definition of HardSwish in opset 14.
             let gate = n.name + "/HardSigmoid_output_0"
             return [
@@ -60,14 +67,14 @@ enum OpsetLegalization {
                 Spelling(op: "Mul", name: n.name, inputs: [s.inputs[0], gate], outputs: s.outputs, attributes: [:]),
             ]
         }
-        if n.op == "Gelu" && opset < 20 {
-            guard n.string("approximate", default: "none") == "none" else {
+        if n.op == "Gelu" && opset < writtenAsPrimitivesBelow["Gelu"]! {
+            guard view.string("approximate") == "none" else {
                 throw OnnxError(file: g.name, "node \(n.name): tanh-approximate Gelu cannot be written below opset 20; use opset 20 or later")
             }
             return geluPrimitives(n, s)
         }
-        if n.op == "LayerNormalization" && opset < 17, let x = n.inputs[0] {
-            return layerNormPrimitives(n, s, rank: g.type(of: x).rank)
+        if n.op == "LayerNormalization" && opset < writtenAsPrimitivesBelow["LayerNormalization"]!, let x = n.inputs[0] {
+            return layerNormPrimitives(n, s, axis: view.int("axis"), epsilon: view.float("epsilon"), rank: g.type(of: x).rank)
         }
         if n.op.hasPrefix("Reduce") && opset < (n.op == "ReduceSum" ? 13 : 18), n.inputs.count > 1 {
             if let t = g.constant(n.inputs[1]) { s.attributes["axes"] = .ints(t.intValues) }
@@ -93,9 +100,8 @@ enum OpsetLegalization {
 
     /// LayerNormalization as opset 17 defines it, in ops every opset has: the mean and variance over
     /// the axes from `axis` on, then (x - mean) / sqrt(var + eps) * scale + bias.
-    static func layerNormPrimitives(_ n: Node, _ s: Spelling, rank: Int) -> [Spelling] {
-        var axis = n.int("axis", default: -1)
-        if axis < 0 { axis += rank }
+    static func layerNormPrimitives(_ n: Node, _ s: Spelling, axis: Int, epsilon: Float, rank: Int) -> [Spelling] {
+        let axis = axis < 0 ? axis + rank : axis
         let axes: Attribute = .ints(Array(axis..<rank))
         let p = n.name + "/"
         func out(_ op: String) -> String { p + op + "_output_0" }
@@ -108,7 +114,7 @@ enum OpsetLegalization {
             Spelling(op: "ReduceMean", name: p + "ReduceMean_1", inputs: [out("Mul")], outputs: [out("ReduceMean_1")],
                      attributes: ["axes": axes, "keepdims": .int(1)]),
             Spelling(op: "Add", name: p + "Add", inputs: [out("ReduceMean_1"), eps], outputs: [out("Add")], attributes: [:],
-                     extraData: [(eps, .scalar(n.float("epsilon", default: 1e-5)))]),
+                     extraData: [(eps, .scalar(epsilon))]),
             Spelling(op: "Sqrt", name: p + "Sqrt", inputs: [out("Add")], outputs: [out("Sqrt")], attributes: [:]),
         ]
         let hasBias = s.inputs.count > 2 && !s.inputs[2].isEmpty
