@@ -100,7 +100,10 @@ extension Operators {
                             inputs: [.input("data", "T"), .value("ratio", "T1", .optional), .value("training_mode", "T2", .optional)],
                             outputs: [.output("output", "T", shape: .sameAs(0)), .output("mask", .bool, .optional, shape: .sameAs(0))],
                             types: ["T": .floats, "T1": .floats, "T2": .bool], infer: dropoutRule, kernel: Kernels.dropout)) {
-            $0.isIdentity = { q in q.outputTypes.count == 1 }
+            // An identity in inference: no mask asked for, and training_mode absent or a constant false.
+            $0.isIdentity = { q in
+                q.outputTypes.count == 1 && (q.node.inputs.count < 3 || q.node.inputs[2] == nil || q.constants[2]?.ints.first == 0)
+            }
         },
         OperatorSchema("Cast", versions: [1, 6, 9, 13, 19, 21], attributes: [.requiredInt("to"), .int("saturate", 1)],
                        inputs: [.input("input", "T1")],
@@ -137,21 +140,24 @@ extension Operators {
         return [try ctx.declaredOutput(0)]
     }
 
-    /// Inference only: a training_mode that is not a constant false would draw random numbers.
+    /// Inference, or training mode with a ratio of 0 (nothing dropped); otherwise training mode draws
+    /// random numbers and is refused: here when the inputs are constants, else when the model runs.
     static func dropoutRule(_ ctx: ShapeContext) throws -> [TensorType] {
-        if ctx.has(2) {
-            let t: Tensor
-            do { t = try ctx.value(2) } catch is NotStatic {
-                throw ctx.fail("input 2 ('training_mode') must be a constant false: training mode draws random numbers")
-            }
-            guard t.count == 1, t.ints.first == 0 else {
-                throw ctx.fail("input 2 ('training_mode') is true: training mode draws random numbers, which yolo-compile does not run")
-            }
-        }
+        let training = ctx.has(2) ? (try? ctx.value(2)) : nil
+        let ratio = ctx.has(1) ? (try? ctx.value(1)) : nil
+        if let training, let ratio { try dropoutIsDeterministic(training: training, ratio: ratio, fail: ctx.fail) }
+        if let training, training.ints.first != 0, !ctx.has(1) { try dropoutIsDeterministic(training: training, ratio: .scalar(0.5), fail: ctx.fail) }
         if ctx.has(1), let r = try? ctx.value(1), r.count != 1 {
             throw ctx.fail("input 1 ('ratio') must be a scalar")
         }
         return try (0..<ctx.outputCount).map { try ctx.declaredOutput($0) }
+    }
+
+    static func dropoutIsDeterministic(training: Tensor, ratio: Tensor, fail: (String) -> any Error) throws {
+        guard training.count == 1, ratio.count == 1 else { throw fail("inputs 1 ('ratio') and 2 ('training_mode') must be scalars") }
+        guard training.ints[0] == 0 || ratio.doubleValues[0] == 0 else {
+            throw fail("input 2 ('training_mode') is true with ratio \(ratio.doubleValues[0]): training mode drops at random, which yolo-compile does not run")
+        }
     }
 
     static func castRule(_ ctx: ShapeContext) throws -> [TensorType] {

@@ -31,12 +31,12 @@ extension Operators {
                        types: ["T": .floats], infer: mvnRule, kernel: Kernels.meanVarianceNorm),
     ]
 
-    /// Inference form only: training mode updates running statistics from the batch.
+    /// Inference form, or training mode (opset 14): normalised by the batch's own mean and (population)
+    /// variance, with the updated running statistics as the optional outputs.
     static func batchNormRule(_ ctx: ShapeContext) throws -> [TensorType] {
-        guard ctx.attributes.int("training_mode") == 0 else {
-            throw ctx.fail("attribute 'training_mode' 1 is not supported: yolo-compile runs inference")
+        guard ctx.attributes.int("training_mode") != 0 || ctx.outputCount == 1 else {
+            throw ctx.fail("running_mean and running_var are outputs of training mode only")
         }
-        guard ctx.outputCount == 1 else { throw ctx.fail("running_mean and running_var are outputs of training mode only") }
         let x = try ctx.shape(0)
         guard x.count >= 2 else { throw ctx.fail("expected at least a 2-D input, got \(try ctx.type(0))") }
         for i in 1...4 {
@@ -44,7 +44,7 @@ extension Operators {
                 throw ctx.fail("input \(i) is \(try ctx.type(i)), expected [\(x[1])] for \(x[1]) channels")
             }
         }
-        return [try ctx.output(0, x)]
+        return try (0..<ctx.outputCount).map { try ctx.output($0, $0 == 0 ? x : [x[1]]) }
     }
 
     /// scale and bias of shape (C).

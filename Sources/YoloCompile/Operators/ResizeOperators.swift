@@ -7,7 +7,8 @@ extension Operators {
                        attributes: [
                            .int("antialias", 0), .ints("axes"),
                            .string("coordinate_transformation_mode", "half_pixel",
-                                   allowed: ["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize"]),
+                                   allowed: ["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                             "tf_crop_and_resize", "tf_half_pixel_for_nn"]),
                            .float("cubic_coeff_a", -0.75), .int("exclude_outside", 0), .float("extrapolation_value", 0),
                            .string("keep_aspect_ratio_policy", "stretch", allowed: ["stretch", "not_larger", "not_smaller"]),
                            .string("mode", "nearest", allowed: ["nearest", "linear", "cubic"]),

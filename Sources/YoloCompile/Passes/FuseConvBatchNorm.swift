@@ -10,7 +10,8 @@ public let fuseConvBatchNormPass = Pass(name: "fuse-conv-batchnorm") { g in
     try g.rewrite { r in
         for i in r.indices where r.node(i).op == "BatchNormalization" {
             let bn = r.node(i)
-            guard let y = r.input(i, 0), let ci = r.producer(of: y), r.node(ci).op == "Conv",
+            guard bn.outputs.count == 1, try r.attributes(i).int("training_mode") == 0,
+                  let y = r.input(i, 0), let ci = r.producer(of: y), r.node(ci).op == "Conv",
                   !r.hasOtherUses(y, except: i), r.type(y).dtype == .float32,
                   let gamma = r.constant(bn.inputs[1]), let beta = r.constant(bn.inputs[2]),
                   let mean = r.constant(bn.inputs[3]), let variance = r.constant(bn.inputs[4]),

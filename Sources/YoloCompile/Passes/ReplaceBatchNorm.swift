@@ -16,7 +16,8 @@ public let replaceBatchNormPass = Pass(name: "replace-batchnorm") { g in
     try g.rewrite { r in
         for i in r.indices where r.node(i).op == "BatchNormalization" {
             let bn = r.node(i)
-            guard let x = r.input(i, 0), r.type(x).dtype == .float32, let gammaID = r.input(i, 1), let gamma = r.constant(gammaID),
+            guard bn.outputs.count == 1, try r.attributes(i).int("training_mode") == 0,
+                  let x = r.input(i, 0), r.type(x).dtype == .float32, let gammaID = r.input(i, 1), let gamma = r.constant(gammaID),
                   let beta = r.constant(bn.inputs[2]), let mean = r.constant(bn.inputs[3]), let variance = r.constant(bn.inputs[4])
             else { continue }
             let (k, s) = batchNormAffine(scale: gamma.floatValues, bias: beta.floatValues, mean: mean.floatValues,

@@ -19,7 +19,7 @@ public let splitBatchNormOverConcatPass = Pass(name: "split-batchnorm-over-conca
         }
         for i in r.indices where r.node(i).op == "BatchNormalization" {
             let bn = r.node(i)
-            guard bn.inputs.count == 5, let c = r.input(i, 0), let ci = r.producer(of: c), r.node(ci).op == "Concat",
+            guard bn.inputs.count == 5, bn.outputs.count == 1, try r.attributes(i).int("training_mode") == 0, let c = r.input(i, 0), let ci = r.producer(of: c), r.node(ci).op == "Concat",
                   !r.isEdited(ci), r.type(c).rank == 4, r.type(c).dtype == .float32,
                   [1, -3].contains(try r.attributes(ci).int("axis")), !r.hasOtherUses(c, except: i)
             else { continue }

@@ -124,9 +124,12 @@ extension Kernels {
         }
     }
 
-    /// Inference: the data unchanged, and a mask of all true.
+    /// Inference (or a zero ratio): the data unchanged, and a mask of all true.
     static let dropout: Kernel = { ctx in
         let x = try ctx.input(0)
+        if let training = ctx.optional(2) {
+            try Operators.dropoutIsDeterministic(training: training, ratio: ctx.optional(1) ?? .scalar(0.5), fail: ctx.fail)
+        }
         var out = [x]
         if ctx.outputTypes.count > 1 { out.append(Tensor(shape: x.shape, ints: [Int64](repeating: 1, count: x.count), dtype: .bool)) }
         return out

@@ -2,7 +2,8 @@ import Foundation
 
 /// Normalisation kernels. Statistics accumulate in Double; float32 and float16 results round once.
 extension Kernels {
-    /// Inference BatchNormalization: y = (x - mean) / sqrt(var + eps) * scale + bias, per channel.
+    /// BatchNormalization: y = (x - mean) / sqrt(var + eps) * scale + bias, per channel; in training mode
+    /// with the batch's mean and population variance, and the running statistics updated by momentum.
     static let batchNorm: Kernel = { ctx in
         let x = try ctx.input(0)
         let scale = try ctx.input(1).doubleValues, bias = try ctx.input(2).doubleValues
@@ -10,6 +11,29 @@ extension Kernels {
         let eps = Double(ctx.attributes.float("epsilon"))
         let c = x.shape[1]
         let inner = x.shape[2...].reduce(1, *)
+        if ctx.attributes.int("training_mode") != 0 {
+            let v = x.doubleValues, n = x.shape[0], count = Double(n * inner)
+            var batchMean = [Double](repeating: 0, count: c), batchVariance = batchMean
+            for ch in 0..<c {
+                var s = 0.0
+                for b in 0..<n { for i in 0..<inner { s += v[(b * c + ch) * inner + i] } }
+                batchMean[ch] = s / count
+                var q = 0.0
+                for b in 0..<n { for i in 0..<inner { let d = v[(b * c + ch) * inner + i] - batchMean[ch]; q += d * d } }
+                batchVariance[ch] = q / count
+            }
+            let momentum = Double(ctx.attributes.float("momentum"))
+            let running = (0..<c).map { mean[$0] * momentum + batchMean[$0] * (1 - momentum) }
+            let runningVariance = (0..<c).map { variance[$0] * momentum + batchVariance[$0] * (1 - momentum) }
+            var y = v
+            for b in 0..<n { for ch in 0..<c {
+                let k = scale[ch] / (batchVariance[ch] + eps).squareRoot()
+                for i in 0..<inner { let at = (b * c + ch) * inner + i; y[at] = (y[at] - batchMean[ch]) * k + bias[ch] }
+            } }
+            let statsType = ctx.outputTypes.count > 1 ? ctx.outputDType(1) : x.dtype
+            return [Tensor(shape: x.shape, values: y, dtype: x.dtype), Tensor(shape: [c], values: running, dtype: statsType),
+                    Tensor(shape: [c], values: runningVariance, dtype: statsType)].prefix(ctx.outputTypes.count).map { $0 }
+        }
         if x.dtype == .float32 {
             var y = x.floats
             y.withUnsafeMutableBufferPointer { yp in

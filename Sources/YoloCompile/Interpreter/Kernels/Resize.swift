@@ -82,6 +82,7 @@ extension Kernels {
             switch coordinate {
             case "align_corners": x = width == 1 ? 0 : y * Double(inSize - 1) / (width - 1)
             case "asymmetric": x = y / scale
+            case "tf_half_pixel_for_nn": x = (y + 0.5) / scale  // opset 11 only
             case "pytorch_half_pixel": x = width == 1 ? -0.5 : (y + 0.5) / scale - 0.5
             case "half_pixel_symmetric":
                 let adjustment = Double(outSize) / width
