@@ -27,6 +27,13 @@ final class ForeignModelTests: XCTestCase {
         XCTAssertEqual(g.type(of: g.inputs[0]).description, "f32[batch,3,height,width]")
         XCTAssertEqual(info.declaredOutputs.first??.description, "f32[batch,anchors,Concatoutput0_dim_2]")
         XCTAssertFalse(g.type(of: g.outputs[0]).isStatic)
+        XCTAssertEqual(g.nodes.filter { $0.op == "Shape" }.count, 21)
+        // Specialised to a size, every type is static and the shape arithmetic (Shape, Gather, Unsqueeze,
+        // Concat, ConstantOfShape, Range, Expand, ...) folds into constants.
+        let fixed = try GraphInference.specialise(g, to: [TensorType(.float32, [1, 3, 320, 320])])
+        XCTAssertTrue(fixed.values.indices.allSatisfy { fixed.type(of: ValueID($0)).isStatic })
+        XCTAssertEqual(Set(fixed.nodes.map(\.op)).intersection(["Shape", "Gather", "ConstantOfShape", "Range", "Equal", "Where"]), [])
+        XCTAssertEqual(fixed.nodes.count, 236)
         let interpreter = try Interpreter(g)
 
         let x = try Npy.read(file: Repo.fixture("yolov5n/input.npy"))

@@ -237,3 +237,26 @@ def test_refusals_name_node_operator_and_attribute(tmp_path):
     cast = model([helper.make_node("Cast", ["x"], ["y"], name="k", to=TensorProto.INT32)], [vi("x", TensorProto.FLOAT, [2])],
                  [vi("y", TensorProto.INT32, None)], 13)
     assert_refused(tmp_path, cast, [np.array([1, np.nan], np.float32)], "node k (Cast)", "undefined")
+
+
+def test_a_model_without_inputs_runs(tmp_path):
+    value = helper.make_tensor("v", TensorProto.FLOAT, [2, 2], [1, 2, 3, 4])
+    m = model([helper.make_node("Constant", [], ["c"], value=value), helper.make_node("Relu", ["c"], ["y"])], [],
+              [vi("y", TensorProto.FLOAT, [2, 2])], 13)
+    ours, err = run_ours(tmp_path, m, [])
+    assert ours is not None, err
+    np.testing.assert_array_equal(ours[0], [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("batch,height,width", [(1, 320, 320), (2, 256, 416), (1, 640, 192)])
+def test_torch_dynamic_axes_export_matches_onnxruntime_at_any_size(tmp_path, batch, height, width):
+    from test_peers import ROOT, ort_session
+    path = ROOT / "Tests/YoloCompileTests/Fixtures/torch-exports/yolov5n-dynamic.opset17.onnx"
+    rng = np.random.default_rng(batch * height + width)
+    x = rng.random((batch, 3, height, width), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    cli("run", path, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    ours = np.load(tmp_path / "y.npy")
+    peer = ort_session(path).run(None, {"images": x})[0]
+    assert ours.shape == peer.shape == (batch, 3 * (height * width // 64 + height * width // 256 + height * width // 1024), 85)
+    assert np.abs(ours - peer).max() / np.abs(peer).max() < 1e-5

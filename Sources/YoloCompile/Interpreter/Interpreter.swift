@@ -11,6 +11,7 @@ public struct Interpreter {
     private let lastUse: [ValueID: Int]
 
     struct PlannedNode {
+        let label: String
         let schema: OperatorSchema
         let attributes: AttributeView
         /// The inferred output types, when every one is static.
@@ -21,15 +22,16 @@ public struct Interpreter {
         self.graph = graph
         var plan: [PlannedNode] = []
         for n in graph.nodes {
+            let label = n.name.isEmpty ? "(output '\(n.outputs.first.map(graph.name(of:)) ?? "")')" : n.name
             guard let schema = Operators.schema(n.op) else {
-                throw InterpreterError(node: n.name, op: n.op, message: "unsupported operator")
+                throw InterpreterError(node: label, op: n.op, message: "unsupported operator")
             }
             let attributes: AttributeView
             do { attributes = try AttributeView(n, schema: schema) } catch let e as ShapeError {
-                throw InterpreterError(node: n.name, op: n.op, message: e.message)
+                throw InterpreterError(node: label, op: n.op, message: e.message)
             }
             let types = n.outputs.map(graph.type(of:))
-            plan.append(PlannedNode(schema: schema, attributes: attributes,
+            plan.append(PlannedNode(label: label, schema: schema, attributes: attributes,
                                     staticOutputs: types.allSatisfy(\.isStatic) ? types : nil))
         }
         self.plan = plan
@@ -58,20 +60,20 @@ public struct Interpreter {
             let p = plan[i]
             let values = n.inputs.map { $0.flatMap { env[$0] } }
             for (j, v) in n.inputs.enumerated() where v != nil && values[j] == nil {
-                throw InterpreterError(node: n.name, op: n.op, message: "input \(j) was never computed")
+                throw InterpreterError(node: p.label, op: n.op, message: "input \(j) was never computed")
             }
             let types = try p.staticOutputs ?? runtimeTypes(n, p, values)
-            let ctx = KernelContext(node: n, attributes: p.attributes, inputs: values, outputTypes: types)
+            let ctx = KernelContext(node: n, attributes: p.attributes, inputs: values, outputTypes: types, label: p.label)
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let results = try p.schema.kernel(ctx)
             if let timing { timing(n, DispatchTime.now().uptimeNanoseconds - start) }
             guard results.count == n.outputs.count else {
-                throw InterpreterError(node: n.name, op: n.op, message: "the kernel gave \(results.count) outputs for \(n.outputs.count)")
+                throw InterpreterError(node: p.label, op: n.op, message: "the kernel gave \(results.count) outputs for \(n.outputs.count)")
             }
             for (k, (t, want)) in zip(results, types).enumerated() {
                 // A kernel that disagrees with its rule is a bug: refuse rather than return it.
                 guard t.dtype == want.dtype, want.staticShape.map({ $0 == t.shape }) ?? (want.rank < 0 || want.rank == t.shape.count) else {
-                    throw InterpreterError(node: n.name, op: n.op, message: "output \(k) came out \(t.type), inferred \(want)")
+                    throw InterpreterError(node: p.label, op: n.op, message: "output \(k) came out \(t.type), inferred \(want)")
                 }
             }
             for (v, t) in zip(n.outputs, results) { env[v] = t }
@@ -90,7 +92,7 @@ public struct Interpreter {
         let ctx = ShapeContext(node: n, schema: p.schema, attributes: p.attributes, inputTypes: values.map { $0?.type },
                                constants: values, outputCount: n.outputs.count)
         do { return try ShapeInference.infer(ctx) } catch let e as ShapeError {
-            throw InterpreterError(node: n.name, op: n.op, message: e.message)
+            throw InterpreterError(node: p.label, op: n.op, message: e.message)
         }
     }
 }

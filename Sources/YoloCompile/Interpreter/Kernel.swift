@@ -5,15 +5,18 @@ public struct KernelContext {
     public let attributes: AttributeView
     public let inputs: [Tensor?]
     public let outputTypes: [TensorType]
+    /// How messages name the node (its name, or for an unnamed one its first output).
+    public let label: String
 
-    public init(node: Node, attributes: AttributeView, inputs: [Tensor?], outputTypes: [TensorType]) {
+    public init(node: Node, attributes: AttributeView, inputs: [Tensor?], outputTypes: [TensorType], label: String? = nil) {
         self.node = node
         self.attributes = attributes
         self.inputs = inputs
         self.outputTypes = outputTypes
+        self.label = label ?? node.name
     }
 
-    public func fail(_ message: String) -> InterpreterError { InterpreterError(node: node.name, op: node.op, message: message) }
+    public func fail(_ message: String) -> InterpreterError { InterpreterError(node: label, op: node.op, message: message) }
 
     public func input(_ i: Int) throws -> Tensor {
         guard i < inputs.count, let t = inputs[i] else { throw fail("missing input \(i)") }

@@ -139,7 +139,15 @@ struct GraphReader {
     func cstr(_ p: UnsafeMutablePointer<CChar>?) -> String { OnnxReader.cstr(p) }
 
     func fail(_ node: String, _ op: String, _ message: String) -> OnnxError {
-        OnnxError(file: file, "node \(node.isEmpty ? "(unnamed)" : node) (\(op)): \(message)")
+        OnnxError(file: file, "node \(node) (\(op)): \(message)")
+    }
+
+    /// How messages name a node: its name, or for an unnamed one its place and first output.
+    static func label(_ np: Onnx__NodeProto, index: Int) -> String {
+        let name = OnnxReader.cstr(np.name)
+        guard name.isEmpty else { return name }
+        let out = np.n_output > 0 ? OnnxReader.cstr(np.output[0]) : ""
+        return "#\(index)" + (out.isEmpty ? "" : " ('\(out)')")
     }
 
     mutating func read(_ gp: Onnx__GraphProto) throws -> Graph {
@@ -166,7 +174,7 @@ struct GraphReader {
         }
         for i in 0..<gp.n_node {
             guard let np = gp.node[i]?.pointee else { continue }
-            try readNode(np)
+            try readNode(np, label: GraphReader.label(np, index: i))
         }
         for i in 0..<gp.n_output {
             guard let vi = gp.output[i]?.pointee else { continue }
@@ -183,8 +191,8 @@ struct GraphReader {
         var problems: [String] = []
         for i in 0..<gp.n_node {
             guard let n = gp.node[i]?.pointee else { continue }
-            let op = cstr(n.op_type), domain = cstr(n.domain), name = cstr(n.name)
-            let label = "node \(name.isEmpty ? "#\(i)" : name) (\(domain.isEmpty ? op : domain + "." + op))"
+            let op = cstr(n.op_type), domain = cstr(n.domain)
+            let label = "node \(GraphReader.label(n, index: i)) (\(domain.isEmpty ? op : domain + "." + op))"
             var problem: String? = nil
             if !(domain == "" || domain == "ai.onnx") {
                 problem = "\(label): domain '\(domain)' is not supported"
@@ -214,25 +222,25 @@ struct GraphReader {
         throw OnnxError(file: file, shown + (problems.count > 8 ? "; and \(problems.count - 8) more" : ""))
     }
 
-    mutating func readNode(_ np: Onnx__NodeProto) throws {
+    mutating func readNode(_ np: Onnx__NodeProto, label: String) throws {
         let op = cstr(np.op_type)
         let name = cstr(np.name)
         var attrs: [String: Attribute] = [:]
         for j in 0..<np.n_attribute {
             guard let a = np.attribute[j]?.pointee else { continue }
             let key = cstr(a.name)
-            guard attrs[key] == nil else { throw fail(name, op, "attribute '\(key)' is given twice") }
-            attrs[key] = try attribute(a, node: name, op: op)
+            guard attrs[key] == nil else { throw fail(label, op, "attribute '\(key)' is given twice") }
+            attrs[key] = try attribute(a, node: label, op: op)
         }
         var outNames = (0..<np.n_output).map { cstr(np.output[$0]) }
         while outNames.last == "" { outNames.removeLast() }  // trailing optional outputs left out
-        guard !outNames.isEmpty else { throw fail(name, op, "has no named outputs") }
+        guard !outNames.isEmpty else { throw fail(label, op, "has no named outputs") }
         for o in outNames where !o.isEmpty && byName[o] != nil {
-            throw fail(name, op, "defines '\(o)', which is already defined (ONNX values are assigned once)")
+            throw fail(label, op, "defines '\(o)', which is already defined (ONNX values are assigned once)")
         }
         if op == "Constant" {
-            guard outNames.count == 1 else { throw fail(name, op, "must have one output") }
-            let t = try constantValue(attrs, node: name)
+            guard outNames.count == 1 else { throw fail(label, op, "must have one output") }
+            let t = try constantValue(attrs, node: label)
             byName[outNames[0]] = g.addConstant(name: outNames[0], tensor: t, kind: .constant)
             return
         }
@@ -241,7 +249,7 @@ struct GraphReader {
             let inName = cstr(np.input[j])
             if inName.isEmpty { inputs.append(nil); continue }
             guard let v = byName[inName] else {
-                throw fail(name, op, "reads '\(inName)', which nothing defines before it")
+                throw fail(label, op, "reads '\(inName)', which nothing defines before it")
             }
             inputs.append(v)
         }
@@ -259,11 +267,11 @@ struct GraphReader {
         do {
             nodes = try OpsetLegalization.canonicalize(node, opset: opset, graph: &g)
         } catch let e as ShapeError {
-            throw fail(name, op, e.message)
+            throw fail(label, op, e.message)
         }
         for n in nodes {
             do { try GraphInference.place(n, in: &g, budget: &budget) } catch let e as ShapeError {
-                throw fail(n.name == name ? name : e.node ?? n.name, n.op == op ? op : "\(op) as \(n.op)", e.message)
+                throw fail(n.name == name ? label : e.node ?? n.name, n.op == op ? op : "\(op) as \(n.op)", e.message)
             }
         }
     }
