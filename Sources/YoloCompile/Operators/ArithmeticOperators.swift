@@ -13,7 +13,7 @@ extension Operators {
         OperatorSchema("Mod", versions: [10, 13], attributes: [.int("fmod", 0)], inputs: [.input("A", "T"), .input("B", "T")],
                        outputs: [.output("C", "T")], types: ["T": .numeric], infer: modRule, kernel: Kernels.mod),
         OperatorSchema("PRelu", versions: [1, 6, 7, 9, 16], inputs: [.input("X", "T"), .input("slope", "T")],
-                       outputs: [.output("Y", "T")], types: ["T": .signedNumeric], infer: preluRule, kernel: Kernels.prelu),
+                       outputs: [.output("Y", "T")], types: ["T": .numeric], infer: preluRule, kernel: Kernels.prelu),
         OperatorSchema("BitShift", versions: [11], attributes: [.init(name: "direction", kind: .string, defaultValue: nil, required: true, allowed: ["LEFT", "RIGHT"])],
                        inputs: [.input("X", "T"), .input("Y", "T")], outputs: [.output("Z", "T")],
                        types: ["T": .unsignedInts], infer: broadcastRule, kernel: Kernels.bitShift),

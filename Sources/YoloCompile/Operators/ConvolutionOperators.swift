@@ -9,7 +9,7 @@ extension Operators {
     static let convolution: [OperatorSchema] = [
         with(OperatorSchema("Conv", versions: [1, 11], attributes: windowAttributes + [.int("group", 1)],
                             inputs: [.input("X", "T"), .input("W", "T"), .input("B", "T", .optional)], outputs: [.output("Y", "T")],
-                            types: ["T": TypeSet([.float32, .float16])], infer: convRule, kernel: Kernels.conv)) {
+                            types: ["T": .floats], infer: convRule, kernel: Kernels.conv)) {
             $0.flops = { q in
                 // thop: output elements x in_channels / groups x kernel taps, 2 per multiply-add.
                 guard let w = q.inputTypes[1]?.staticShape else { return 0 }
@@ -22,7 +22,7 @@ extension Operators {
         with(OperatorSchema("ConvTranspose", versions: [1, 11],
                             attributes: windowAttributes + [.int("group", 1), .ints("output_padding"), .ints("output_shape")],
                             inputs: [.input("X", "T"), .input("W", "T"), .input("B", "T", .optional)], outputs: [.output("Y", "T")],
-                            types: ["T": TypeSet([.float32, .float16])], infer: convTransposeRule, kernel: Kernels.convTranspose)) {
+                            types: ["T": .floats], infer: convTransposeRule, kernel: Kernels.convTranspose)) {
             $0.flops = { q in
                 // thop: output elements x (in_channels / groups) x kernel taps; the weight is (in, out / g, k...).
                 guard let w = q.inputTypes[1]?.staticShape, w.count >= 3 else { return 0 }

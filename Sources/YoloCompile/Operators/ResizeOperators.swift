@@ -15,7 +15,7 @@ extension Operators {
                            .string("nearest_mode", "round_prefer_floor", allowed: ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]),
                        ],
                        inputs: [.input("X", "T1"), .input("roi", "T2", .optional), .value("scales", "F", .optional), .value("sizes", "I", .optional)],
-                       outputs: [.output("Y", "T1")], types: ["T1": .numeric, "T2": .floats, "F": .float32, "I": .int64],
+                       outputs: [.output("Y", "T1")], types: ["T1": .all, "T2": .floats, "F": .float32, "I": .int64],
                        infer: resizeRule, kernel: Kernels.resize),
     ]
 

@@ -118,9 +118,10 @@ extension Kernels {
         }
     }
 
-    /// x if x >= 0, else slope * x, with the slope broadcast to x.
+    /// x if x >= 0, else slope * x, with the slope broadcast to x (unsigned x is never negative).
     static let prelu: Kernel = { ctx in
         let x = try ctx.input(0), s = try ctx.input(1)
+        if !x.dtype.isSigned { return [x] }
         switch x.dtype.storage {
         case .floats: return [Tensor(shape: x.shape, floats: broadcast(x.floats, x.shape, s.floats, s.shape, x.shape) { $0 < 0 ? $0 * $1 : $0 }, dtype: x.dtype)]
         case .doubles: return [Tensor(shape: x.shape, doubles: broadcast(x.doubles, x.shape, s.doubles, s.shape, x.shape) { $0 < 0 ? $0 * $1 : $0 })]

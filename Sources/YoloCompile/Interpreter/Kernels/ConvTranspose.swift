@@ -14,8 +14,7 @@ extension Kernels {
         let rank = inSpatial.count
         let taps = win.kernel.reduce(1, *), plane = inSpatial.reduce(1, *), outPlane = outSpatial.reduce(1, *)
         let cg = c / g, rows = mg * taps
-        var y = [Float](repeating: 0, count: n * m * outPlane)
-        guard y.count > 0, plane > 0, cg > 0 else { return [Tensor(shape: out, floats: y, dtype: x.dtype)] }
+        let empty = plane == 0 || cg == 0 || rows == 0  // nothing to scatter: the output is the bias
         // For each tap and input position, the output position it adds into, or -1.
         let outStrides = contiguousStrides(outSpatial)
         var target = [Int](repeating: -1, count: taps * plane)
@@ -36,32 +35,36 @@ extension Kernels {
             var a = rank - 1
             while a >= 0 { tap[a] += 1; if tap[a] < win.kernel[a] { break }; tap[a] = 0; a -= 1 }
         }
-        var col = [Float](repeating: 0, count: rows * plane)
-        x.floats.withUnsafeBufferPointer { xp in
-        w.floats.withUnsafeBufferPointer { wp in
-        y.withUnsafeMutableBufferPointer { yp in
-        col.withUnsafeMutableBufferPointer { cp in
-            for b in 0..<n {
-                for gi in 0..<g {
-                    // W_g is (cg, mg*taps); col = W_g^T (rows x cg) * X_g (cg x plane).
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(plane), Int32(cg), 1,
-                                wp.baseAddress! + gi * cg * rows, Int32(rows),
-                                xp.baseAddress! + (b * c + gi * cg) * plane, Int32(plane), 0,
-                                cp.baseAddress!, Int32(plane))
-                    for r in 0..<rows {
-                        let oc = r / taps, t = r % taps
-                        let dst = yp.baseAddress! + (b * m + gi * mg + oc) * outPlane
-                        let src = cp.baseAddress! + r * plane
-                        let map = t * plane
-                        for i in 0..<plane {
-                            let o = target[map + i]
-                            if o >= 0 { dst[o] += src[i] }
+        // col2im: one product per image and group, then every (output channel, tap) row scattered.
+        func scatter<T: GemmElement>(_ xv: [T], _ wv: [T], _ bv: [T]?) -> [T] {
+            var y = [T](repeating: 0, count: n * m * outPlane)
+            var col = [T](repeating: 0, count: rows * plane)
+            if !empty { xv.withUnsafeBufferPointer { xp in
+            wv.withUnsafeBufferPointer { wp in
+            y.withUnsafeMutableBufferPointer { yp in
+            col.withUnsafeMutableBufferPointer { cp in
+                for b in 0..<n {
+                    for gi in 0..<g {
+                        // W_g is (cg, mg*taps); col = W_g^T (rows x cg) * X_g (cg x plane).
+                        T.gemm(true, false, rows, plane, cg, wp.baseAddress! + gi * cg * rows, rows,
+                               xp.baseAddress! + (b * c + gi * cg) * plane, plane, cp.baseAddress!, plane)
+                        for r in 0..<rows {
+                            let oc = r / taps, t = r % taps
+                            let dst = yp.baseAddress! + (b * m + gi * mg + oc) * outPlane
+                            let src = cp.baseAddress! + r * plane
+                            let map = t * plane
+                            for i in 0..<plane {
+                                let o = target[map + i]
+                                if o >= 0 { dst[o] += src[i] }
+                            }
                         }
                     }
                 }
-            }
-        } } } }
-        if let bias { addBias(&y, bias.floats, batch: n, channels: m, plane: outPlane) }
-        return [Tensor(shape: out, floats: y, dtype: x.dtype)]
+            } } } } }
+            if let bv { addBias(&y, bv, batch: n, channels: m, plane: outPlane) }
+            return y
+        }
+        if x.dtype == .float64 { return [Tensor(shape: out, doubles: scatter(x.doubles, w.doubles, bias?.doubles))] }
+        return [Tensor(shape: out, floats: scatter(x.floats, w.floats, bias?.floats), dtype: x.dtype)]
     }
 }

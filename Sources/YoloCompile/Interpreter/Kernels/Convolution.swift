@@ -19,13 +19,18 @@ extension Kernels {
             win = SpatialWindow(kernel: [1, win.kernel[0]], strides: [1, win.strides[0]], dilations: [1, win.dilations[0]],
                                 pads: [0, win.pads[0], 0, win.pads[1]], output: [1, win.output[0]])
         }
+        let m = out[1], plane = out[2...].reduce(1, *)
+        if dtype == .float64 {
+            var y = convND(x.doubles, x.shape, w.doubles, w.shape, g, win, out)
+            if let bias { addBias(&y, bias.doubles, batch: out[0], channels: m, plane: plane) }
+            return [Tensor(shape: try ctx.outputShape(), doubles: y)]
+        }
         var y: [Float]
         if x.shape.count == 4 {
             y = conv2d(x, w, g, win, out)
         } else {
-            y = convND(x, w, g, win, out)
+            y = convND(x.floats, x.shape, w.floats, w.shape, g, win, out)
         }
-        let m = out[1], plane = out[2...].reduce(1, *)
         if let bias { addBias(&y, bias.floats, batch: out[0], channels: m, plane: plane) }
         return [Tensor(shape: try ctx.outputShape(), floats: y, dtype: dtype)]
     }
@@ -81,18 +86,19 @@ extension Kernels {
         return y
     }
 
-    /// Any spatial rank: an N-D im2col, then the same products.
-    static func convND(_ x: Tensor, _ w: Tensor, _ g: Int, _ win: SpatialWindow, _ out: [Int]) -> [Float] {
-        let n = x.shape[0], c = x.shape[1], m = w.shape[0], cg = w.shape[1]
-        let inSpatial = Array(x.shape[2...]), outSpatial = Array(out[2...])
+    /// Any spatial rank and float32 or float64: an N-D im2col, then the same products.
+    static func convND<T: GemmElement>(_ xv: [T], _ xShape: [Int], _ wv: [T], _ wShape: [Int], _ g: Int, _ win: SpatialWindow,
+                                       _ out: [Int]) -> [T] {
+        let n = xShape[0], c = xShape[1], m = wShape[0], cg = wShape[1]
+        let inSpatial = Array(xShape[2...]), outSpatial = Array(out[2...])
         let taps = win.kernel.reduce(1, *), plane = outSpatial.reduce(1, *), inPlane = inSpatial.reduce(1, *)
         let k = cg * taps, mg = m / g
-        var y = [Float](repeating: 0, count: n * m * plane)
+        var y = [T](repeating: 0, count: n * m * plane)
         guard y.count > 0, k > 0 else { return y }
         let offsets = windowOffsets(input: inSpatial, output: outSpatial, window: win)
-        var col = [Float](repeating: 0, count: k * plane)
-        x.floats.withUnsafeBufferPointer { xp in
-        w.floats.withUnsafeBufferPointer { wp in
+        var col = [T](repeating: 0, count: k * plane)
+        xv.withUnsafeBufferPointer { xp in
+        wv.withUnsafeBufferPointer { wp in
         y.withUnsafeMutableBufferPointer { yp in
         col.withUnsafeMutableBufferPointer { cp in
             for b in 0..<n {
@@ -107,13 +113,34 @@ extension Kernels {
                             }
                         }
                     }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(mg), Int32(plane), Int32(k), 1,
-                                wp.baseAddress! + gi * mg * k, Int32(k), cp.baseAddress!, Int32(plane), 0,
-                                yp.baseAddress! + (b * m + gi * mg) * plane, Int32(plane))
+                    T.gemm(false, false, mg, plane, k, wp.baseAddress! + gi * mg * k, k, cp.baseAddress!, plane,
+                           yp.baseAddress! + (b * m + gi * mg) * plane, plane)
                 }
             }
         } } } }
         return y
+    }
+}
+
+/// float32 and float64 matrix products (OpenBLAS sgemm, dgemm): C = op(A) * op(B), row-major.
+protocol GemmElement: BinaryFloatingPoint {
+    static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Self>, _ lda: Int,
+                     _ b: UnsafePointer<Self>, _ ldb: Int, _ c: UnsafeMutablePointer<Self>, _ ldc: Int)
+}
+
+extension Float: GemmElement {
+    static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
+                     _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+    }
+}
+
+extension Double: GemmElement {
+    static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Double>, _ lda: Int,
+                     _ b: UnsafePointer<Double>, _ ldb: Int, _ c: UnsafeMutablePointer<Double>, _ ldc: Int) {
+        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }
 }
 
@@ -144,7 +171,7 @@ func windowOffsets(input: [Int], output: [Int], window: SpatialWindow) -> [Int] 
     return result
 }
 
-func addBias(_ y: inout [Float], _ bias: [Float], batch: Int, channels: Int, plane: Int) {
+func addBias<T: BinaryFloatingPoint>(_ y: inout [T], _ bias: [T], batch: Int, channels: Int, plane: Int) {
     y.withUnsafeMutableBufferPointer { yp in
         for b in 0..<batch { for o in 0..<channels {
             let v = bias[o]
