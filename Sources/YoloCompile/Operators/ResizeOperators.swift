@@ -85,6 +85,10 @@ extension Operators {
             throw ctx.fail("\(a.string("mode")) interpolation of \(try ctx.type(0).dtype.onnxName) is not supported (nearest is)")
         }
         if a.int("antialias") != 0, a.string("mode") == "nearest" { throw ctx.fail("antialias applies to linear and cubic modes, not nearest") }
+        if a.int("exclude_outside") != 0, a.string("mode") == "nearest" {
+            // Leaves a position whose nearest neighbour is outside with no weight at all: undefined.
+            throw ctx.fail("attribute 'exclude_outside' 1 with mode 'nearest' is not defined (it applies to interpolation weights)")
+        }
         if a.string("coordinate_transformation_mode") == "tf_crop_and_resize" {
             guard ctx.has(1) else { throw ctx.fail("coordinate_transformation_mode tf_crop_and_resize needs roi (input 1)") }
         }

@@ -26,16 +26,20 @@ extension Kernels {
             let (h, w) = (off / inSpatial[1], off % inSpatial[1])
             return Int64(p * inPlane + w * inSpatial[0] + h)
         }
-        func run<T: Comparable>(_ v: [T], lowest: T) -> [T] {
+        // NaN never wins a window (as in the ONNX reference); a window of NaN alone gives NaN.
+        func run<T: Comparable>(_ v: [T], lowest: T, nan: T?, isNaN: (T) -> Bool) -> [T] {
             var y = [T](repeating: lowest, count: planes * plane)
             for p in 0..<planes {
                 let base = p * inPlane
                 for o in 0..<plane {
-                    var best = lowest, at = -1
+                    var best = lowest, at = -1, sawNaN = -1
                     for t in 0..<taps {
                         let i = offsets[t * plane + o]
-                        if i >= 0 && (at < 0 || v[base + i] > best) { best = v[base + i]; at = i }
+                        guard i >= 0 else { continue }
+                        if isNaN(v[base + i]) { if sawNaN < 0 { sawNaN = i }; continue }
+                        if at < 0 || v[base + i] > best { best = v[base + i]; at = i }
                     }
+                    if at < 0, sawNaN >= 0, let nan { best = nan; at = sawNaN }
                     y[p * plane + o] = best
                     if wantIndices { indices[p * plane + o] = at >= 0 ? index(p, at) : -1 }
                 }
@@ -44,9 +48,9 @@ extension Kernels {
         }
         var result: [Tensor]
         switch x.dtype.storage {
-        case .floats: result = [Tensor(shape: out, floats: run(x.floats, lowest: -.infinity), dtype: x.dtype)]
-        case .doubles: result = [Tensor(shape: out, doubles: run(x.doubles, lowest: -.infinity))]
-        case .ints: result = [Tensor(shape: out, ints: run(x.ints, lowest: .min), dtype: x.dtype)]
+        case .floats: result = [Tensor(shape: out, floats: run(x.floats, lowest: -.infinity, nan: .nan, isNaN: { $0.isNaN }), dtype: x.dtype)]
+        case .doubles: result = [Tensor(shape: out, doubles: run(x.doubles, lowest: -.infinity, nan: .nan, isNaN: { $0.isNaN }))]
+        case .ints: result = [Tensor(shape: out, ints: run(x.ints, lowest: .min, nan: nil, isNaN: { _ in false }), dtype: x.dtype)]
         }
         if wantIndices { result.append(Tensor(shape: out, ints: indices)) }
         return result

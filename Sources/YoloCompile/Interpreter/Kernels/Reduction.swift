@@ -171,14 +171,15 @@ extension Kernels {
         }]
     }
 
-    /// 1 at the first maximum along the axis, 0 elsewhere.
+    /// 1 at the first maximum along the axis (a NaN counts as the maximum, as numpy's argmax counts it),
+    /// 0 elsewhere.
     static let hardmax: Kernel = { ctx in
         let x = try ctx.input(0)
         let (outer, n, inner) = around(x.shape, normalizedAxis(ctx, x.shape.count))
         guard n > 0 else { return [x] }
         return [alongAxis(x, outer, n, inner) { line in
             var best = 0
-            for j in line.indices where line[j] > line[best] { best = j }
+            for j in line.indices where !line[best].isNaN && (line[j].isNaN || line[j] > line[best]) { best = j }
             return line.indices.map { $0 == best ? 1 : 0 }
         }]
     }

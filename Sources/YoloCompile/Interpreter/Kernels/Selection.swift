@@ -59,10 +59,13 @@ extension Kernels {
         let largest = ctx.attributes.int("largest") != 0
         let v = x.doubleValues
         let unsigned = x.dtype == .uint64
+        /// A strict order in which NaN is above every number (as numpy sorts it).
         func less(_ a: Int, _ b: Int) -> Bool {
             if x.dtype.storage == .ints {
                 return unsigned ? UInt64(bitPattern: x.ints[a]) < UInt64(bitPattern: x.ints[b]) : x.ints[a] < x.ints[b]
             }
+            if v[a].isNaN { return false }
+            if v[b].isNaN { return true }
             return v[a] < v[b]
         }
         var picked: [Int] = []
