@@ -56,22 +56,13 @@ public struct OperatorSchema: Sendable {
     }
 
     /// The fewest and most inputs a node may have.
-    public var inputArity: ClosedRange<Int> {
-        var lo = 0, hi = 0
-        for (i, s) in inputs.enumerated() {
-            switch s.presence {
-            case .required: lo = i + 1; hi = i + 1
-            case .optional: hi = i + 1
-            case .variadic(let min): lo = i + min; hi = Int.max
-            }
-        }
-        return lo...max(lo, hi)
-    }
+    public var inputArity: ClosedRange<Int> { Self.arity(inputs.map(\.presence)) }
+    public var outputArity: ClosedRange<Int> { Self.arity(outputs.map(\.presence)) }
 
-    public var outputArity: ClosedRange<Int> {
+    static func arity(_ presences: [InputSpec.Presence]) -> ClosedRange<Int> {
         var lo = 0, hi = 0
-        for (i, s) in outputs.enumerated() {
-            switch s.presence {
+        for (i, p) in presences.enumerated() {
+            switch p {
             case .required: lo = i + 1; hi = i + 1
             case .optional: hi = i + 1
             case .variadic(let min): lo = i + min; hi = Int.max

@@ -16,25 +16,8 @@ extension Kernels {
         let cg = c / g, rows = mg * taps
         let empty = plane == 0 || cg == 0 || rows == 0  // nothing to scatter: the output is the bias
         // For each tap and input position, the output position it adds into, or -1.
-        let outStrides = contiguousStrides(outSpatial)
-        var target = [Int](repeating: -1, count: taps * plane)
-        var tap = [Int](repeating: 0, count: rank)
-        for t in 0..<taps {
-            var pos = [Int](repeating: 0, count: rank)
-            for i in 0..<plane {
-                var flat = 0, inside = true
-                for a in 0..<rank {
-                    let o = pos[a] * win.strides[a] + tap[a] * win.dilations[a] - win.pads[a]
-                    if o < 0 || o >= outSpatial[a] { inside = false; break }
-                    flat += o * outStrides[a]
-                }
-                if inside { target[t * plane + i] = flat }
-                var a = rank - 1
-                while a >= 0 { pos[a] += 1; if pos[a] < inSpatial[a] { break }; pos[a] = 0; a -= 1 }
-            }
-            var a = rank - 1
-            while a >= 0 { tap[a] += 1; if tap[a] < win.kernel[a] { break }; tap[a] = 0; a -= 1 }
-        }
+        let target = tapMap(over: inSpatial, into: outSpatial, kernel: win.kernel, strides: win.strides,
+                            dilations: win.dilations, pads: win.pads)
         // col2im: one product per image and group, then every (output channel, tap) row scattered.
         func scatter<T: GemmElement>(_ xv: [T], _ wv: [T], _ bv: [T]?) -> [T] {
             var y = [T](repeating: 0, count: n * m * outPlane)

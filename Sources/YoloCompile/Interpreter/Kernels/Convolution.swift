@@ -146,10 +146,17 @@ extension Double: GemmElement {
 
 /// For each kernel tap t and output position o (row-major over the spatial axes), the flat input
 /// position the tap reads, or -1 where it falls in the padding: entry t * outputPositions + o.
-func windowOffsets(input: [Int], output: [Int], window: SpatialWindow) -> [Int] {
-    let rank = input.count
-    let taps = window.kernel.reduce(1, *), plane = output.reduce(1, *)
-    let inStrides = contiguousStrides(input)
+func windowOffsets(input: [Int], output: [Int], window w: SpatialWindow) -> [Int] {
+    tapMap(over: output, into: input, kernel: w.kernel, strides: w.strides, dilations: w.dilations, pads: w.pads)
+}
+
+/// For each tap t and position p of `over` (row-major), the flat position p * stride + t * dilation -
+/// pad_begin in `into`, or -1 outside it: entry t * positions + p. A convolution maps its outputs into
+/// its input this way; a transposed one its inputs into its output.
+func tapMap(over: [Int], into: [Int], kernel: [Int], strides: [Int], dilations: [Int], pads: [Int]) -> [Int] {
+    let rank = over.count
+    let taps = kernel.reduce(1, *), plane = over.reduce(1, *)
+    let intoStrides = contiguousStrides(into)
     var result = [Int](repeating: -1, count: taps * plane)
     var tap = [Int](repeating: 0, count: rank)
     for t in 0..<taps {
@@ -157,16 +164,16 @@ func windowOffsets(input: [Int], output: [Int], window: SpatialWindow) -> [Int] 
         for o in 0..<plane {
             var flat = 0, inside = true
             for a in 0..<rank {
-                let i = pos[a] * window.strides[a] + tap[a] * window.dilations[a] - window.pads[a]
-                if i < 0 || i >= input[a] { inside = false; break }
-                flat += i * inStrides[a]
+                let i = pos[a] * strides[a] + tap[a] * dilations[a] - pads[a]
+                if i < 0 || i >= into[a] { inside = false; break }
+                flat += i * intoStrides[a]
             }
             if inside { result[t * plane + o] = flat }
             var a = rank - 1
-            while a >= 0 { pos[a] += 1; if pos[a] < output[a] { break }; pos[a] = 0; a -= 1 }
+            while a >= 0 { pos[a] += 1; if pos[a] < over[a] { break }; pos[a] = 0; a -= 1 }
         }
         var a = rank - 1
-        while a >= 0 { tap[a] += 1; if tap[a] < window.kernel[a] { break }; tap[a] = 0; a -= 1 }
+        while a >= 0 { tap[a] += 1; if tap[a] < kernel[a] { break }; tap[a] = 0; a -= 1 }
     }
     return result
 }

@@ -27,19 +27,25 @@ extension Kernels {
 
     static let gatherElements: Kernel = { ctx in
         let x = try ctx.input(0), idx = try ctx.input(1)
+        return [x.gathered(try elementPositions(ctx, data: x.shape, indices: idx), shape: idx.shape)]
+    }
+
+    /// GatherElements' and ScatterElements' positions: for each element of `indices`, the flat position
+    /// in the data with the index on `axis` and the element's own coordinates elsewhere.
+    static func elementPositions(_ ctx: KernelContext, data shape: [Int], indices idx: Tensor) throws -> [Int] {
         var axis = ctx.attributes.int("axis")
-        if axis < 0 { axis += x.shape.count }
-        let src = contiguousStrides(x.shape)
+        if axis < 0 { axis += shape.count }
+        let src = contiguousStrides(shape)
         var bad: Int64? = nil
-        let picked = mapIndices(idx.shape) { pos in
+        let positions = mapIndices(idx.shape) { pos in
             var flat = 0
             for a in 0..<pos.count where a != axis { flat += pos[a] * src[a] }
             let i = idx.ints[idxFlat(pos, idx.shape)]
-            guard let j = index(i, x.shape[axis]) else { bad = i; return 0 }
+            guard let j = index(i, shape[axis]) else { bad = i; return 0 }
             return flat + j * src[axis]
         }
-        if let bad { throw ctx.fail("index \(bad) is out of range for axis \(axis) of size \(x.shape[axis])") }
-        return [x.gathered(picked, shape: idx.shape)]
+        if let bad { throw ctx.fail("index \(bad) is out of range for axis \(axis) of size \(shape[axis])") }
+        return positions
     }
 
     static let gatherND: Kernel = { ctx in
@@ -124,19 +130,7 @@ extension Kernels {
 
     static let scatterElements: Kernel = { ctx in
         let x = try ctx.input(0), idx = try ctx.input(1), u = try ctx.input(2)
-        var axis = ctx.attributes.int("axis")
-        if axis < 0 { axis += x.shape.count }
-        let src = contiguousStrides(x.shape)
-        var bad: Int64? = nil
-        let targets = mapIndices(idx.shape) { pos in
-            var flat = 0
-            for a in 0..<pos.count where a != axis { flat += pos[a] * src[a] }
-            let i = idx.ints[idxFlat(pos, idx.shape)]
-            guard let j = index(i, x.shape[axis]) else { bad = i; return 0 }
-            return flat + j * src[axis]
-        }
-        if let bad { throw ctx.fail("index \(bad) is out of range for axis \(axis) of size \(x.shape[axis])") }
-        return [try scatter(ctx, x, targets, u)]
+        return [try scatter(ctx, x, try elementPositions(ctx, data: x.shape, indices: idx), u)]
     }
 
     static let compress: Kernel = { ctx in

@@ -13,35 +13,22 @@ extension Kernels {
         let batch = ShapeRules.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) ?? []
         let count = batch.reduce(1, *)
         let ao = matrixOffsets(a.shape, batch, m * k), bo = matrixOffsets(b.shape, batch, k * n)
+        /// One BLAS product per output matrix.
+        func products<T: GemmElement>(_ av: [T], _ bv: [T]) -> [T] {
+            var y = [T](repeating: 0, count: count * m * n)
+            guard m > 0 && n > 0 && k > 0 else { return y }
+            av.withUnsafeBufferPointer { ap in
+            bv.withUnsafeBufferPointer { bp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for i in 0..<count {
+                    T.gemm(false, false, m, n, k, ap.baseAddress! + ao[i], k, bp.baseAddress! + bo[i], n, yp.baseAddress! + i * m * n, n)
+                }
+            } } }
+            return y
+        }
         switch a.dtype.storage {
-        case .floats:
-            var y = [Float](repeating: 0, count: count * m * n)
-            if m > 0 && n > 0 && k > 0 {
-                a.floats.withUnsafeBufferPointer { ap in
-                b.floats.withUnsafeBufferPointer { bp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    for i in 0..<count {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
-                                    ap.baseAddress! + ao[i], Int32(k), bp.baseAddress! + bo[i], Int32(n), 0,
-                                    yp.baseAddress! + i * m * n, Int32(n))
-                    }
-                } } }
-            }
-            return [Tensor(shape: out, floats: y, dtype: a.dtype)]
-        case .doubles:
-            var y = [Double](repeating: 0, count: count * m * n)
-            if m > 0 && n > 0 && k > 0 {
-                a.doubles.withUnsafeBufferPointer { ap in
-                b.doubles.withUnsafeBufferPointer { bp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    for i in 0..<count {
-                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
-                                    ap.baseAddress! + ao[i], Int32(k), bp.baseAddress! + bo[i], Int32(n), 0,
-                                    yp.baseAddress! + i * m * n, Int32(n))
-                    }
-                } } }
-            }
-            return [Tensor(shape: out, doubles: y)]
+        case .floats: return [Tensor(shape: out, floats: products(a.floats, b.floats), dtype: a.dtype)]
+        case .doubles: return [Tensor(shape: out, doubles: products(a.doubles, b.doubles))]
         case .ints:
             var y = [Int64](repeating: 0, count: count * m * n)
             for i in 0..<count {
