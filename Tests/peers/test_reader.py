@@ -260,3 +260,37 @@ def test_torch_dynamic_axes_export_matches_onnxruntime_at_any_size(tmp_path, bat
     peer = ort_session(path).run(None, {"images": x})[0]
     assert ours.shape == peer.shape == (batch, 3 * (height * width // 64 + height * width // 256 + height * width // 1024), 85)
     assert np.abs(ours - peer).max() / np.abs(peer).max() < 1e-5
+
+
+@pytest.mark.parametrize("op", ["ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceSum", "ReduceMax"])
+def test_reduce_with_noop_for_empty_axes_still_maps_each_element(tmp_path, op):
+    """Opset 18: no axes with noop_with_empty_axes=1 reduces nothing, yet ReduceSumSquare squares and
+    ReduceLogSum takes the log of each element."""
+    x = np.array([[2, 1, 3], [0.5, 4, 0.25]], np.float32)
+    m = model([helper.make_node(op, ["x"], ["y"], noop_with_empty_axes=1)], [vi("x", TensorProto.FLOAT, [2, 3])],
+              [vi("y", TensorProto.FLOAT, None)], 18)
+    assert_same(tmp_path, m, [x])
+
+
+def test_nan_is_ordered_as_numpy_orders_it(tmp_path):
+    x = np.array([[np.inf, 1.88, -0.94, -0.53, np.nan, 1.5]], np.float32)
+    k = helper.make_tensor("k", TensorProto.INT64, [1], [4])
+    for largest in (1, 0):
+        m = model([helper.make_node("TopK", ["x", "k"], ["v", "i"], largest=largest)], [vi("x", TensorProto.FLOAT, [1, 6])],
+                  [vi("v", TensorProto.FLOAT, None), vi("i", TensorProto.INT64, None)], 11, [k])
+        assert_same(tmp_path, m, [x])
+    celu = model([helper.make_node("Celu", ["x"], ["y"])], [vi("x", TensorProto.FLOAT, [1, 6])], [vi("y", TensorProto.FLOAT, None)], 12)
+    assert_same(tmp_path, celu, [x])
+
+
+def test_what_runtimes_disagree_on_is_refused(tmp_path):
+    """SAME padding that would be negative in pooling (the reference shifts the windows, onnxruntime
+    refuses), and ConvTranspose output_shape padding that the ONNX text splits and the runtimes put at the end."""
+    x = np.arange(42, dtype=np.float32).reshape(1, 1, 6, 7)
+    pool = model([helper.make_node("MaxPool", ["x"], ["y"], name="p", auto_pad="SAME_UPPER", kernel_shape=[1, 1], strides=[3, 2])],
+                 [vi("x", TensorProto.FLOAT, [1, 1, 6, 7])], [vi("y", TensorProto.FLOAT, None)], 11)
+    assert_refused(tmp_path, pool, [x], "node p (MaxPool): auto_pad SAME_UPPER would pad axis 0 by -2")
+    w = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 3, 2], np.ones(6, np.float32))
+    ct = model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="t", strides=[3, 3], output_shape=[6, 4])],
+               [vi("x", TensorProto.FLOAT, [1, 1, 2, 1])], [vi("y", TensorProto.FLOAT, None)], 14, [w])
+    assert_refused(tmp_path, ct, [np.ones((1, 1, 2, 1), np.float32)], "node t (ConvTranspose): output_shape [6, 4] needs a padding of -2 on axis 1")

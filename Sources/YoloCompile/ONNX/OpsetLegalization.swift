@@ -194,7 +194,7 @@ enum OpsetLegalization {
                 Node(op: "Flatten", name: n.name + "/Flatten", inputs: [x], outputs: [flat], attributes: ["axis": .int(axis)]),
                 Node(op: n.op, name: n.name, inputs: [flat], outputs: [out], attributes: ["axis": .int(-1)]),
                 Node(op: "Shape", name: n.name + "/Shape", inputs: [x], outputs: [shape]),
-                Node(op: "Reshape", name: n.name + "/Reshape", inputs: [out, shape], outputs: n.outputs),
+                Node(op: "Reshape", name: n.name + "/Reshape", inputs: [out, shape], outputs: n.outputs, attributes: ["allowzero": .int(1)]),
             ]
         case "Split" where opset < 13:
             attributeToInput("split", at: 1)
@@ -262,19 +262,24 @@ enum OpsetLegalization {
             for i in 1..<min(n.inputs.count, 3) where g.constant(n.inputs[i])?.count == 0 { n.inputs[i] = nil }
             while n.inputs.count > 1, n.inputs.last == .some(nil) { n.inputs.removeLast() }
         case "GroupNormalization" where opset < 21:
-            // Opset 18 scales and shifts per group; 21 per channel: repeat each group's value.
+            // Opset 18 scales and shifts per group; 21 per channel: each group's value gathered for its
+            // channels (folded when the values are constants).
             guard case .int(let groups)? = n.attributes["num_groups"], groups > 0, n.inputs.count == 3,
-                  let c = n.inputs[0].flatMap({ g.type(of: $0).staticShape }).flatMap({ $0.count > 1 ? $0[1] : nil }),
-                  c % groups == 0 else {
+                  let dims = n.inputs[0].flatMap({ g.type(of: $0).dims }), dims.count > 1, let c = dims[1].value, c % groups == 0 else {
                 throw fail("opset 18's per-group scale and bias need a known channel count that num_groups divides")
             }
+            var gathers: [Node] = []
+            let index = constant(.vector((0..<c).map { $0 / (c / groups) }))
             for i in 1...2 {
-                guard let t = g.constant(n.inputs[i]), t.count == groups else {
-                    throw fail("input \(i) must be a constant of \(groups) values (opset 18's per-group form)")
+                guard let v = n.inputs[i] else { continue }
+                if let s = g.type(of: v).staticShape, s != [groups] {
+                    throw fail("input \(i) is \(g.type(of: v)); opset 18 takes one value per group, [\(groups)]")
                 }
-                let idx = (0..<c).map { $0 / (c / groups) }
-                n.inputs[i] = constant(t.reshaped([groups]).gathered(idx, shape: [c]))
+                let perChannel = value(i == 1 ? "scale" : "bias", like: v)
+                gathers.append(Node(op: "Gather", name: n.name + (i == 1 ? "/scale" : "/bias"), inputs: [v, index], outputs: [perChannel]))
+                n.inputs[i] = perChannel
             }
+            return gathers + [n]
         default: break
         }
         return [n]

@@ -89,6 +89,9 @@ public struct SpatialWindow: Sendable, Equatable {
     /// and the kernel both resolve the window from the same decoded attributes.
     public init(_ a: AttributeView, input: [Int], kernel fromWeight: [Int]?, ceilMode: Bool = false,
                 fail: @escaping (String) -> any Error) throws {
+        // Conv clamps a negative SAME padding (stride past the window) to 0, as onnxruntime and the ONNX
+        // reference do; for pooling they disagree (one shifts the windows, others refuse), so pooling refuses.
+        let clampsSamePadding = fromWeight != nil
         let n = input.count
         let ctx = Failing(fail)
         var k = a.ints("kernel_shape") ?? fromWeight ?? []
@@ -111,7 +114,11 @@ public struct SpatialWindow: Sendable, Equatable {
             case "SAME_UPPER", "SAME_LOWER":
                 // Output ceil(in / stride); the padding that needs, the odd one at the end (UPPER) or begin (LOWER).
                 out[i] = (input[i] + s[i] - 1) / s[i]
-                let total = max(0, (out[i] - 1) * s[i] + ek - input[i])
+                let needed = (out[i] - 1) * s[i] + ek - input[i]
+                guard needed >= 0 || clampsSamePadding else {
+                    throw ctx.fail("auto_pad \(auto) would pad axis \(i) by \(needed) (the stride passes the window); runtimes disagree on what that means, so give explicit pads")
+                }
+                let total = max(0, needed)
                 p[i] = auto == "SAME_UPPER" ? total / 2 : total - total / 2
                 p[i + n] = total - p[i]
             case "VALID":
@@ -192,19 +199,31 @@ public struct TransposedWindow: Sendable, Equatable {
                 throw ctx.fail("output_shape \(a.ints("output_shape") ?? []) must hold \(n) positive sizes")
             }
         }
+        if requested != nil, auto == "NOTSET", a.ints("pads") != nil {
+            throw ctx.fail("give output_shape or pads, not both: runtimes read the pair differently")
+        }
+        /// floor(t / 2), as the ONNX reference divides a negative padding.
+        func half(_ t: Int) -> Int { t >= 0 ? t / 2 : -((-t + 1) / 2) }
         for i in 0..<n {
             let natural = s[i] * (input[i] - 1) + op[i] + d[i] * (k[i] - 1) + 1
-            if let r = requested {
-                // The pads that give the requested size; the odd one at the end unless SAME_LOWER.
-                let total = natural - r[i]
-                p[i] = auto == "SAME_LOWER" ? total - total / 2 : total / 2
-                p[i + n] = total - p[i]
-                out[i] = r[i]
-            } else if auto == "SAME_UPPER" || auto == "SAME_LOWER" {
-                out[i] = input[i] * s[i]
+            if auto == "SAME_UPPER" || auto == "SAME_LOWER" {
+                // The padding that gives the size (input x stride, or output_shape), split as the spec
+                // splits it: the extra one at the end for SAME_UPPER, at the beginning for SAME_LOWER.
+                out[i] = requested?[i] ?? input[i] * s[i]
                 let total = natural - out[i]
-                p[i] = auto == "SAME_UPPER" ? total / 2 : total - total / 2
+                p[i] = auto == "SAME_UPPER" ? half(total) : total - half(total)
                 p[i + n] = total - p[i]
+            } else if let r = requested {
+                // Without auto_pad the specification's text splits the padding between both ends, while
+                // onnxruntime and the ONNX reference put all of it at the end: they agree only when the
+                // beginning gets none (a total of 0 or -1). Otherwise the answer depends on the runtime.
+                let total = natural - r[i]
+                guard total == 0 || total == -1 else {
+                    throw ctx.fail("output_shape \(r) needs a padding of \(total) on axis \(i), which the ONNX text and its runtimes place differently; give pads and output_padding instead")
+                }
+                p[i] = 0
+                p[i + n] = total
+                out[i] = r[i]
             } else {
                 if auto == "VALID" { p[i] = 0; p[i + n] = 0 }
                 out[i] = natural - p[i] - p[i + n]

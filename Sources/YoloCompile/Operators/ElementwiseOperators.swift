@@ -49,7 +49,7 @@ extension Operators {
         },
         floatUnaryWithAttributes("Celu", [12], [.float("alpha", 1)]) { a in
             let alpha = Double(a.float("alpha"))
-            return { max(0, $0) + min(0, alpha * expm1($0 / alpha)) }
+            return { $0.isNaN ? $0 : max(0, $0) + min(0, alpha * expm1($0 / alpha)) }
         },
         floatUnaryWithAttributes("HardSigmoid", [1, 6], [.float("alpha", 0.2), .float("beta", 0.5)]) { a in
             let alpha = Double(a.float("alpha")), beta = Double(a.float("beta"))

@@ -24,13 +24,6 @@ extension Operators {
         let x = try ctx.shape(0)
         guard x.count >= 3, x.count <= 5 else { throw ctx.fail("expected a 3-D, 4-D or 5-D input, got \(try ctx.type(0))") }
         guard ctx.attributes.ints("kernel_shape") != nil else { throw ctx.fail("required attribute 'kernel_shape' is missing") }
-        // storage_order only changes MaxPool's Indices; column-major order is computed for 2-D pooling.
-        if ctx.schema.name == "MaxPool", ctx.attributes.int("storage_order") != 0, ctx.outputCount == 2, x.count != 4 {
-            throw ctx.fail("attribute 'storage_order' 1 is supported for 2-D pooling only")
-        }
-        if ctx.attributes.string("auto_pad") != "NOTSET" && ctx.attributes.int("ceil_mode") != 0 {
-            throw ctx.fail("attribute 'ceil_mode' 1 with auto_pad \(ctx.attributes.string("auto_pad")) is not defined")
-        }
         let w = try SpatialWindow(ctx, input: Array(x[2...]), kernel: nil, ceilMode: ctx.attributes.int("ceil_mode") != 0)
         let shape = [x[0], x[1]] + w.output
         return try (0..<ctx.outputCount).map { try ctx.output($0, shape) }

@@ -36,11 +36,12 @@ extension Operators {
         }
     }
 
-    /// The reduced axes, normalised and sorted; nil means the node returns its input (empty axes with
-    /// noop_with_empty_axes).
-    static func reduceAxes(_ attributes: AttributeView, axes: Tensor?, rank: Int, fail: (String) -> any Error) throws -> [Int]? {
+    /// The reduced axes, normalised and sorted. No axes reduce every axis, unless noop_with_empty_axes
+    /// says to reduce none: then each element is its own group, so ReduceSumSquare still squares and
+    /// ReduceLogSum still takes the log, as opset 18 defines it.
+    static func reduceAxes(_ attributes: AttributeView, axes: Tensor?, rank: Int, fail: (String) -> any Error) throws -> [Int] {
         let given = axes?.intValues ?? []
-        if given.isEmpty { return attributes.int("noop_with_empty_axes") != 0 ? nil : Array(0..<rank) }
+        if given.isEmpty { return attributes.int("noop_with_empty_axes") != 0 ? [] : Array(0..<rank) }
         var norm: [Int] = []
         for a in given {
             let n = a < 0 ? a + rank : a
@@ -53,9 +54,7 @@ extension Operators {
 
     static func reduceRule(_ ctx: ShapeContext) throws -> [TensorType] {
         let x = try ctx.shape(0)
-        guard let axes = try reduceAxes(ctx.attributes, axes: ctx.optionalValue(1), rank: x.count, fail: ctx.fail) else {
-            return [try ctx.output(0, x)]
-        }
+        let axes = try reduceAxes(ctx.attributes, axes: ctx.optionalValue(1), rank: x.count, fail: ctx.fail)
         let keep = ctx.attributes.int("keepdims") != 0
         var out: [Int] = []
         for (i, d) in x.enumerated() {

@@ -20,11 +20,19 @@ extension Kernels {
         var indices = [Int64](repeating: 0, count: planes * plane)
         let wantIndices = ctx.outputTypes.count > 1
         let columnMajor = ctx.attributes.int("storage_order") == 1
-        // The flat index ONNX reports: row-major over (N, C, spatial...), or column-major spatially.
+        // The flat index ONNX reports: row-major over (N, C, spatial...), or with the spatial axes
+        // column-major (storage_order 1: the first spatial axis varies fastest).
+        let rowStrides = contiguousStrides(inSpatial)
         func index(_ p: Int, _ off: Int) -> Int64 {
-            guard columnMajor, inSpatial.count == 2 else { return Int64(p * inPlane + off) }
-            let (h, w) = (off / inSpatial[1], off % inSpatial[1])
-            return Int64(p * inPlane + w * inSpatial[0] + h)
+            guard columnMajor else { return Int64(p * inPlane + off) }
+            var flat = 0, step = 1, r = off
+            for a in 0..<inSpatial.count {
+                let coordinate = r / rowStrides[a]
+                r %= rowStrides[a]
+                flat += coordinate * step
+                step *= inSpatial[a]
+            }
+            return Int64(p * inPlane + flat)
         }
         // NaN never wins a window (as in the ONNX reference); a window of NaN alone gives NaN.
         func run<T: Comparable>(_ v: [T], lowest: T, nan: T?, isNaN: (T) -> Bool) -> [T] {

@@ -6,9 +6,7 @@ extension Kernels {
     static func reduce(_ name: String) -> Kernel {
         { ctx in
             let x = try ctx.input(0)
-            guard let axes = try Operators.reduceAxes(ctx.attributes, axes: ctx.optional(1), rank: x.shape.count, fail: ctx.fail) else {
-                return [x]
-            }
+            let axes = try Operators.reduceAxes(ctx.attributes, axes: ctx.optional(1), rank: x.shape.count, fail: ctx.fail)
             let out = try ctx.outputShape()
             let kept = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
             let slots = kept.reduce(1, *)
