@@ -1,7 +1,7 @@
 import Foundation
 
-/// NumPy .npy files (format 1.0-3.0): every element type the IR has, C order, little-endian, read and
-/// written in their own type.
+/// NumPy .npy files (format 1.0-3.0): every element type the IR has, read in their own type (C or
+/// Fortran order, either byte order) and written C-ordered and little-endian.
 public enum Npy {
     public static func read(file path: String) throws -> Tensor {
         var isDir: ObjCBool = false
@@ -33,7 +33,7 @@ public enum Npy {
               let q2 = descrField[descrField.index(after: q1)...].firstIndex(of: "'")
         else { throw InputError(file: path, "the .npy header has no descr") }
         let descr = String(descrField[descrField.index(after: q1)..<q2])
-        if field("fortran_order")?.hasPrefix("True") == true { throw InputError(file: path, "Fortran-order arrays are not supported") }
+        let fortran = field("fortran_order")?.hasPrefix("True") == true
         guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else {
             throw InputError(file: path, "the .npy header has no shape")
         }
@@ -44,15 +44,25 @@ public enum Npy {
             throw InputError(file: path, "the .npy header has an invalid shape (\(dims.joined(separator: ", ")))")
         }
         let body = start + headerLength
-        guard let dtype = dtypes[descr] ?? (descr == "|b1" ? .bool : nil) else {
-            throw InputError(file: path, "unsupported dtype \(descr) (expected a little-endian float, integer or bool array: <f4, <f2, <f8, <i1 ... <i8, |u1 ... <u8, |b1)")
+        // '>' is big-endian: the same types with their bytes reversed.
+        let bigEndian = descr.hasPrefix(">")
+        let littleDescr = bigEndian ? "<" + descr.dropFirst() : descr
+        guard let dtype = dtypes[littleDescr] ?? (descr == "|b1" ? .bool : nil) else {
+            throw InputError(file: path, "unsupported dtype \(descr) (expected a float, integer or bool array: <f4, <f2, <f8, |i1 ... <i8, |u1 ... <u8, |b1, or '>' for big-endian)")
         }
         guard b.count - body >= count * dtype.byteSize else {
             throw InputError(file: path, "holds \((b.count - body) / dtype.byteSize) values, shape \(shape) needs \(count)")
         }
-        return b.withUnsafeBytes { raw in
-            decodeExact(UnsafeRawBufferPointer(rebasing: raw[body..<(body + count * dtype.byteSize)]), dtype: dtype, shape: shape)
+        var bytes = Array(b[body..<(body + count * dtype.byteSize)])
+        if bigEndian && dtype.byteSize > 1 {
+            let w = dtype.byteSize
+            for i in stride(from: 0, to: bytes.count, by: w) { bytes[i..<(i + w)].reverse() }
         }
+        // A Fortran-order array is the C-order array of the reversed shape, transposed.
+        let stored = bytes.withUnsafeBytes { decodeExact($0, dtype: dtype, shape: fortran ? shape.reversed() : shape) }
+        guard fortran, shape.count > 1 else { return stored.reshaped(shape) }
+        let src = contiguousStrides(stored.shape)
+        return stored.strided(shape: shape, offset: 0, steps: (0..<shape.count).map { src[shape.count - 1 - $0] })
     }
 
     /// numpy's descr for each element type (one byte types have no byte order).
