@@ -294,3 +294,12 @@ def test_what_runtimes_disagree_on_is_refused(tmp_path):
     ct = model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="t", strides=[3, 3], output_shape=[6, 4])],
                [vi("x", TensorProto.FLOAT, [1, 1, 2, 1])], [vi("y", TensorProto.FLOAT, None)], 14, [w])
     assert_refused(tmp_path, ct, [np.ones((1, 1, 2, 1), np.float32)], "node t (ConvTranspose): output_shape [6, 4] needs a padding of -2 on axis 1")
+
+
+def test_npy_inputs_in_fortran_order_and_big_endian(tmp_path):
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    m = model([helper.make_node("Identity", ["x"], ["y"])], [vi("x", TensorProto.FLOAT, [2, 3, 4])], [vi("y", TensorProto.FLOAT, None)], 13)
+    for variant in (np.asfortranarray(x), x.astype(">f4"), np.asfortranarray(x.astype(">f4"))):
+        ours, err = run_ours(tmp_path, m, [variant])
+        assert ours is not None, err
+        np.testing.assert_array_equal(ours[0], x)
