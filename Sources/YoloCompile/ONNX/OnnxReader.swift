@@ -189,6 +189,7 @@ struct GraphReader {
     /// covers are reported together, before any work.
     func checkOperators(_ gp: Onnx__GraphProto) throws {
         var problems: [String] = []
+        var reported = Set<String>()  // one line per operator and reason, naming its first node
         for i in 0..<gp.n_node {
             guard let n = gp.node[i]?.pointee else { continue }
             let op = cstr(n.op_type), domain = cstr(n.domain)
@@ -213,9 +214,7 @@ struct GraphReader {
             } else {
                 problem = "\(label): operator \(op) is not supported"
             }
-            if let problem, !problems.contains(where: { $0.hasSuffix(problem.split(separator: ":").dropFirst().joined(separator: ":")) }) {
-                problems.append(problem)
-            }
+            if let problem, reported.insert(domain + "." + op).inserted { problems.append(problem) }
         }
         guard !problems.isEmpty else { return }
         let shown = problems.prefix(8).joined(separator: "; ")
