@@ -303,3 +303,30 @@ def test_npy_inputs_in_fortran_order_and_big_endian(tmp_path):
         ours, err = run_ours(tmp_path, m, [variant])
         assert ours is not None, err
         np.testing.assert_array_equal(ours[0], x)
+
+
+def test_second_probe_findings(tmp_path):
+    """Clip's absent bounds are the type's finite range (infinities clip); an Einsum ellipsis of size 1
+    broadcasts against 0; GroupNormalization-18 takes a symbolic channel count; MaxPool refuses NaN."""
+    x = np.array([-np.inf, -1, 2, np.inf], np.float32)
+    clip = model([helper.make_node("Clip", ["x"], ["y"])], [vi("x", TensorProto.FLOAT, [4])], [vi("y", TensorProto.FLOAT, None)], 6)
+    ours, err = run_ours(tmp_path, clip, [x])
+    assert ours is not None, err
+    np.testing.assert_array_equal(ours[0], [-np.finfo(np.float32).max, -1, 2, np.finfo(np.float32).max])
+    ein = model([helper.make_node("Einsum", ["a", "b"], ["y"], equation="...,...->...")],
+                [vi("a", TensorProto.FLOAT, [1]), vi("b", TensorProto.FLOAT, [0])], [vi("y", TensorProto.FLOAT, None)], 12)
+    ours, err = run_ours(tmp_path, ein, [np.ones(1, np.float32), np.ones(0, np.float32)])
+    assert ours is not None and ours[0].shape == (0,), err
+    gn = model([helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=2)],
+               [vi("x", TensorProto.FLOAT, [2, "C", 3]), vi("s", TensorProto.FLOAT, [2]), vi("b", TensorProto.FLOAT, [2])],
+               [vi("y", TensorProto.FLOAT, None)], 18)
+    xs = np.random.default_rng(3).standard_normal((2, 4, 3)).astype(np.float32)
+    s, b = np.array([1.5, -2], np.float32), np.array([0.1, 0.2], np.float32)
+    ours, err = run_ours(tmp_path, gn, [xs, s, b])
+    assert ours is not None, err
+    groups = xs.reshape(2, 2, -1)
+    norm = ((groups - groups.mean(-1, keepdims=True)) / np.sqrt(groups.var(-1, keepdims=True) + 1e-5)).reshape(2, 2, 2, 3)
+    np.testing.assert_allclose(ours[0], (norm * s.reshape(1, 2, 1, 1) + b.reshape(1, 2, 1, 1)).reshape(2, 4, 3), rtol=1e-5, atol=1e-5)
+    pool = model([helper.make_node("MaxPool", ["x"], ["y"], name="mp", kernel_shape=[2])], [vi("x", TensorProto.FLOAT, [1, 1, 3])],
+                 [vi("y", TensorProto.FLOAT, None)], 12)
+    assert_refused(tmp_path, pool, [np.array([[[np.nan, 1, 2]]], np.float32)], "node mp (MaxPool): a window holds NaN")

@@ -214,13 +214,13 @@ enum OpsetLegalization {
                 n.inputs.append(constant(.vector([k])))
             }
         case "Clip" where opset < 11:
-            // min and max were attributes (defaulting to the float range's ends).
+            // min and max were float attributes, defaulting to -3.40282347e38 and 3.40282347e38 (float32's
+            // range) whatever the input's type.
             var inputs: [ValueID?] = [n.inputs[0]]
-            for key in ["min", "max"] {
-                if case .float(let v)? = n.attributes[key] { inputs.append(try scalarInput(v)) } else { inputs.append(nil) }
+            for (key, bound) in [("min", -Float.greatestFiniteMagnitude), ("max", Float.greatestFiniteMagnitude)] {
+                if case .float(let v)? = n.attributes[key] { inputs.append(try scalarInput(v)) } else { inputs.append(try scalarInput(bound)) }
                 n.attributes[key] = nil
             }
-            while inputs.last == .some(nil) { inputs.removeLast() }
             n.inputs = inputs
         case "Pad" where opset < 11:
             if case .ints(let pads)? = n.attributes["pads"] {
@@ -264,22 +264,36 @@ enum OpsetLegalization {
         case "GroupNormalization" where opset < 21:
             // Opset 18 scales and shifts per group; 21 per channel: each group's value gathered for its
             // channels (folded when the values are constants).
-            guard case .int(let groups)? = n.attributes["num_groups"], groups > 0, n.inputs.count == 3,
-                  let dims = n.inputs[0].flatMap({ g.type(of: $0).dims }), dims.count > 1, let c = dims[1].value, c % groups == 0 else {
-                throw fail("opset 18's per-group scale and bias need a known channel count that num_groups divides")
+            guard case .int(let groups)? = n.attributes["num_groups"], groups > 0, n.inputs.count == 3, let x = n.inputs[0] else {
+                throw fail("opset 18's GroupNormalization needs num_groups and its three inputs")
             }
-            var gathers: [Node] = []
-            let index = constant(.vector((0..<c).map { $0 / (c / groups) }))
+            // Each group's value repeated for its C / num_groups channels: Unsqueeze to (G, 1), Expand to
+            // (G, C / G) with C read from X's shape when the model runs, Reshape to (C). Folded when X's
+            // channel count and the values are known.
+            let shape = g.addValue(name: "\(n.name)/Shape_\(g.values.count)", type: TensorType(.int64, dims: nil))
+            let perGroup = g.addValue(name: "\(n.name)/per_group_\(g.values.count)", type: TensorType(.int64, dims: nil))
+            let target = g.addValue(name: "\(n.name)/target_\(g.values.count)", type: TensorType(.int64, dims: nil))
+            let groupCount = constant(.vector([groups]))
+            var nodes = [
+                Node(op: "Shape", name: n.name + "/Shape", inputs: [x], outputs: [shape], attributes: ["start": .int(1), "end": .int(2)]),
+                Node(op: "Div", name: n.name + "/Div", inputs: [shape, groupCount], outputs: [perGroup]),
+                Node(op: "Concat", name: n.name + "/Concat", inputs: [groupCount, perGroup], outputs: [target], attributes: ["axis": .int(0)]),
+            ]
             for i in 1...2 {
                 guard let v = n.inputs[i] else { continue }
                 if let s = g.type(of: v).staticShape, s != [groups] {
                     throw fail("input \(i) is \(g.type(of: v)); opset 18 takes one value per group, [\(groups)]")
                 }
-                let perChannel = value(i == 1 ? "scale" : "bias", like: v)
-                gathers.append(Node(op: "Gather", name: n.name + (i == 1 ? "/scale" : "/bias"), inputs: [v, index], outputs: [perChannel]))
+                let label = i == 1 ? "scale" : "bias"
+                let column = value(label + "_column", like: v), expanded = value(label + "_expanded", like: v), perChannel = value(label, like: v)
+                nodes += [
+                    Node(op: "Unsqueeze", name: n.name + "/\(label)/Unsqueeze", inputs: [v, constant(.vector([1]))], outputs: [column]),
+                    Node(op: "Expand", name: n.name + "/\(label)/Expand", inputs: [column, target], outputs: [expanded]),
+                    Node(op: "Reshape", name: n.name + "/\(label)/Reshape", inputs: [expanded, constant(.vector([-1]))], outputs: [perChannel]),
+                ]
                 n.inputs[i] = perChannel
             }
-            return gathers + [n]
+            return nodes + [n]
         default: break
         }
         return [n]

@@ -211,6 +211,10 @@ public struct TransposedWindow: Sendable, Equatable {
                 // splits it: the extra one at the end for SAME_UPPER, at the beginning for SAME_LOWER.
                 out[i] = requested?[i] ?? input[i] * s[i]
                 let total = natural - out[i]
+                guard total >= 0 || total % 2 == 0 else {
+                    // Halving an odd negative padding: the reference floors, onnxruntime truncates.
+                    throw ctx.fail("auto_pad \(auto) needs a padding of \(total) on axis \(i), which runtimes split differently; give pads and output_padding instead")
+                }
                 p[i] = auto == "SAME_UPPER" ? half(total) : total - half(total)
                 p[i + n] = total - p[i]
             } else if let r = requested {

@@ -257,6 +257,11 @@ extension Operators {
             throw ctx.fail("input 2 ('constant_value') must be a scalar")
         }
         let (b, e) = try resolvedPads(pads, axes: axes, rank: x.count, fail: ctx.fail)
+        if ctx.attributes.string("mode") != "constant", (b + e).contains(where: { $0 < 0 }) {
+            // Whether an axis is cropped before or after it is reflected, repeated or wrapped changes the
+            // answer, and runtimes differ.
+            throw ctx.fail("negative pads \(pads) with mode '\(ctx.attributes.string("mode"))' are computed differently by runtimes (crop first or pad first); crop with Slice")
+        }
         var out = x
         for a in 0..<x.count {
             out[a] = x[a] + b[a] + e[a]

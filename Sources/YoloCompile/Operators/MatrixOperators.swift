@@ -123,7 +123,7 @@ public struct EinsumEquation: Sendable {
             for (c, d) in zip(letters, shape) {
                 if let s = sizes[c], s != d {
                     // Ellipsis axes broadcast; named letters must agree.
-                    if ellipsisLetters.contains(c) && (s == 1 || d == 1) { sizes[c] = max(s, d); continue }
+                    if ellipsisLetters.contains(c) && (s == 1 || d == 1) { sizes[c] = s == 1 ? d : s; continue }
                     throw fail("letter '\(c)' of '\(equation)' is \(s) in one operand and \(d) in another")
                 }
                 sizes[c] = d

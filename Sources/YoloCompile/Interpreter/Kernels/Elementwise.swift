@@ -100,15 +100,17 @@ extension Kernels {
         }, dtype: .bool)]
     }
 
-    /// min(max(x, lo), hi), so that lo > hi gives hi everywhere; NaN stays NaN.
+    /// min(max(x, lo), hi), so that lo > hi gives hi everywhere; NaN stays NaN. An absent bound is the
+    /// type's lowest or largest finite value (numeric_limits), as ONNX defines it: infinities are clipped.
     static let clip: Kernel = { ctx in
         let x = try ctx.input(0)
         switch x.dtype.storage {
         case .floats:
-            let lo = ctx.optional(1)?.floats.first ?? -.infinity, hi = ctx.optional(2)?.floats.first ?? .infinity
+            let limit: Float = x.dtype == .float16 ? Float(Float16.greatestFiniteMagnitude) : .greatestFiniteMagnitude
+            let lo = ctx.optional(1)?.floats.first ?? -limit, hi = ctx.optional(2)?.floats.first ?? limit
             return [Tensor(shape: x.shape, floats: x.floats.map { v in let y = v < lo ? lo : v; return y > hi ? hi : y }, dtype: x.dtype)]
         case .doubles:
-            let lo = ctx.optional(1)?.doubles.first ?? -.infinity, hi = ctx.optional(2)?.doubles.first ?? .infinity
+            let lo = ctx.optional(1)?.doubles.first ?? -.greatestFiniteMagnitude, hi = ctx.optional(2)?.doubles.first ?? .greatestFiniteMagnitude
             return [Tensor(shape: x.shape, doubles: x.doubles.map { v in let y = v < lo ? lo : v; return y > hi ? hi : y })]
         case .ints:
             if x.dtype == .uint64 {

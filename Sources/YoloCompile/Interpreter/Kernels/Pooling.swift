@@ -34,31 +34,32 @@ extension Kernels {
             }
             return Int64(p * inPlane + flat)
         }
-        // NaN never wins a window (as in the ONNX reference); a window of NaN alone gives NaN.
-        func run<T: Comparable>(_ v: [T], lowest: T, nan: T?, isNaN: (T) -> Bool) -> [T] {
+        // ONNX does not say what a window with NaN, or one wholly in the padding, gives, and runtimes
+        // differ (the first element wins, NaN is skipped, -FLT_MAX...): such input is refused.
+        func run<T: Comparable>(_ v: [T], lowest: T, isNaN: (T) -> Bool) throws -> [T] {
             var y = [T](repeating: lowest, count: planes * plane)
             for p in 0..<planes {
                 let base = p * inPlane
                 for o in 0..<plane {
-                    var best = lowest, at = -1, sawNaN = -1
+                    var best = lowest, at = -1
                     for t in 0..<taps {
                         let i = offsets[t * plane + o]
                         guard i >= 0 else { continue }
-                        if isNaN(v[base + i]) { if sawNaN < 0 { sawNaN = i }; continue }
+                        if isNaN(v[base + i]) { throw ctx.fail("a window holds NaN, which ONNX leaves MaxPool's result undefined for") }
                         if at < 0 || v[base + i] > best { best = v[base + i]; at = i }
                     }
-                    if at < 0, sawNaN >= 0, let nan { best = nan; at = sawNaN }
+                    guard at >= 0 else { throw ctx.fail("a window lies wholly in the padding, which ONNX leaves undefined") }
                     y[p * plane + o] = best
-                    if wantIndices { indices[p * plane + o] = at >= 0 ? index(p, at) : -1 }
+                    if wantIndices { indices[p * plane + o] = index(p, at) }
                 }
             }
             return y
         }
         var result: [Tensor]
         switch x.dtype.storage {
-        case .floats: result = [Tensor(shape: out, floats: run(x.floats, lowest: -.infinity, nan: .nan, isNaN: { $0.isNaN }), dtype: x.dtype)]
-        case .doubles: result = [Tensor(shape: out, doubles: run(x.doubles, lowest: -.infinity, nan: .nan, isNaN: { $0.isNaN }))]
-        case .ints: result = [Tensor(shape: out, ints: run(x.ints, lowest: .min, nan: nil, isNaN: { _ in false }), dtype: x.dtype)]
+        case .floats: result = [Tensor(shape: out, floats: try run(x.floats, lowest: -.infinity, isNaN: { $0.isNaN }), dtype: x.dtype)]
+        case .doubles: result = [Tensor(shape: out, doubles: try run(x.doubles, lowest: -.infinity, isNaN: { $0.isNaN }))]
+        case .ints: result = [Tensor(shape: out, ints: try run(x.ints, lowest: .min, isNaN: { _ in false }), dtype: x.dtype)]
         }
         if wantIndices { result.append(Tensor(shape: out, ints: indices)) }
         return result
@@ -70,9 +71,13 @@ extension Kernels {
         let x = try ctx.input(0)
         let (win, out) = try poolWindow(ctx, x)
         let includePad = ctx.attributes.int("count_include_pad") != 0
-        return [try windowReduce(x, win, out, includePad: includePad) { values in
-            values.reduce(0, +)
-        } finish: { sum, n in sum / Double(n) }]
+        do {
+            return [try windowReduce(x, win, out, includePad: includePad) { values in
+                values.reduce(0, +)
+            } finish: { sum, n in sum / Double(n) }]
+        } catch is PoolingWindowError {
+            throw ctx.fail("a window lies wholly in the padding, which ONNX leaves undefined")
+        }
     }
 
     static let lpPool: Kernel = { ctx in
@@ -80,10 +85,16 @@ extension Kernels {
         let (win, out) = try poolWindow(ctx, x)
         let p = Double(ctx.attributes.int("p"))
         guard p >= 1 else { throw ctx.fail("attribute 'p' must be at least 1, got \(Int(p))") }
-        return [try windowReduce(x, win, out, includePad: false) { values in
-            values.reduce(0) { $0 + Foundation.pow(Swift.abs($1), p) }
-        } finish: { sum, _ in Foundation.pow(sum, 1 / p) }]
+        do {
+            return [try windowReduce(x, win, out, includePad: false) { values in
+                values.reduce(0) { $0 + Foundation.pow(Swift.abs($1), p) }
+            } finish: { sum, _ in Foundation.pow(sum, 1 / p) }]
+        } catch is PoolingWindowError {
+            throw ctx.fail("a window lies wholly in the padding, which ONNX leaves undefined")
+        }
     }
+
+    struct PoolingWindowError: Error {}
 
     /// Sums each window's values in Double through `combine`, then `finish(sum, divisor)`.
     static func windowReduce(_ x: Tensor, _ win: SpatialWindow, _ out: [Int], includePad: Bool,
@@ -123,7 +134,8 @@ extension Kernels {
                     if i >= 0 { window.append(v[base + i]) }
                 }
                 let divisor = includePad ? padded[o] : window.count
-                y[p * plane + o] = divisor == 0 ? .nan : finish(combine(window), divisor)
+                guard !window.isEmpty, divisor > 0 else { throw PoolingWindowError() }
+                y[p * plane + o] = finish(combine(window), divisor)
             }
         }
         return Tensor(shape: out, values: y, dtype: x.dtype)

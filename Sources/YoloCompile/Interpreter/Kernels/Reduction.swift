@@ -14,6 +14,16 @@ extension Kernels {
             if x.dtype.storage == .ints, name != "ReduceMean" {
                 return [Tensor(shape: out, ints: try reduceIntegers(name, x, kept, slots, ctx), dtype: x.dtype)]
             }
+            if x.dtype.storage == .ints, name == "ReduceMean" {
+                // ReduceMean of integers: the exact mean truncated toward zero (summed in 128 bits, so
+                // 64-bit values keep every digit).
+                guard count > 0 else { throw ctx.fail("the mean of no elements is undefined for integers") }
+                var sums = [Int128](repeating: 0, count: slots)
+                let index = reductionIndex(x.shape, kept)
+                let unsigned = x.dtype == .uint64
+                for (i, e) in x.ints.enumerated() { sums[index[i]] += unsigned ? Int128(UInt64(bitPattern: e)) : Int128(e) }
+                return [Tensor(shape: out, ints: sums.map { Int64(truncatingIfNeeded: $0 / Int128(count)) }, dtype: x.dtype)]
+            }
             var r: [Double]
             // float32 and float16 are read in place; every sum is kept in Double.
             func fold(_ initial: Double, _ f: (Double, Double) -> Double) -> [Double] {
@@ -42,10 +52,6 @@ extension Kernels {
                 for (i, e) in v.enumerated() { let mx = m[index[i]]; s[index[i]] += mx.isFinite ? exp(e - mx) : (e == mx ? 1 : 0) }
                 r = (0..<slots).map { m[$0].isFinite ? m[$0] + log(s[$0]) : (s[$0] > 0 ? m[$0] : -.infinity) }
             default: throw ctx.fail("no reduction named \(name)")
-            }
-            if x.dtype.storage == .ints {
-                // ReduceMean of integers: numpy's mean, converted back (truncated).
-                return [Tensor(shape: out, ints: r.map { $0.isFinite ? Int64($0.rounded(.towardZero)) : 0 }, dtype: x.dtype)]
             }
             return [Tensor(shape: out, values: r, dtype: x.dtype)]
         }

@@ -29,7 +29,8 @@ extension Kernels {
             let scale = plan.scales[ax], outSize = plan.sizes[ax]
             let axisRoi = roi.map { ($0[ax], $0[rank + ax]) }
             if scale == 1 && outSize == current[ax] && (axisRoi == nil || (axisRoi!.0 == 0 && axisRoi!.1 == 1)) { continue }
-            let taps = try resizeTaps(a, inSize: current[ax], outSize: outSize, scale: scale, roi: axisRoi, fail: ctx.fail)
+            let taps = try resizeTaps(a, inSize: current[ax], outSize: outSize, scale: scale, roi: axisRoi,
+                                      roiIsFloat32: ctx.optional(1)?.dtype == .float32, fail: ctx.fail)
             var next = current
             next[ax] = outSize
             if mode == "nearest" && !taps.contains(where: { $0.extrapolate }) {
@@ -64,7 +65,7 @@ extension Kernels {
     }
 
     /// The neighbours and weights of each output position along one axis.
-    static func resizeTaps(_ a: AttributeView, inSize: Int, outSize: Int, scale: Double, roi: (Double, Double)?,
+    static func resizeTaps(_ a: AttributeView, inSize: Int, outSize: Int, scale: Double, roi: (Double, Double)?, roiIsFloat32: Bool = false,
                            fail: (String) -> any Error) throws -> [ResizeTap] {
         let coordinate = a.string("coordinate_transformation_mode")
         let mode = a.string("mode")
@@ -90,8 +91,12 @@ extension Kernels {
                 x = offset + (y + 0.5) / scale - 0.5
             case "tf_crop_and_resize":
                 guard let (r0, r1) = roi else { throw fail("tf_crop_and_resize needs roi") }
-                x = width == 1 ? (r1 - r0) * Double(inSize - 1) / 2 : y * (r1 - r0) * Double(inSize - 1) / (width - 1)
-                x += r0 * Double(inSize - 1)
+                // A float32 roi's length and start are rounded to float32, as the reference computes them
+                // (a sample can sit exactly on a half step in float32 and just past it in double).
+                let length = roiIsFloat32 ? Double(Float(r1 - r0)) : r1 - r0
+                let start = roiIsFloat32 ? Double(Float(r0) * Float(inSize - 1)) : r0 * Double(inSize - 1)
+                x = width == 1 ? length * Double(inSize - 1) / 2 : y * length * Double(inSize - 1) / (width - 1)
+                x += start
                 extrapolate = x < 0 || x > Double(inSize - 1)
             default: x = (y + 0.5) / scale - 0.5
             }
