@@ -122,6 +122,18 @@ extension Kernels {
         var yd = [Double](repeating: 0, count: outCount), yi = [Int64](repeating: 0, count: outCount)
         var index = [Int](repeating: 0, count: letters.count)
         var offsets = [Int](repeating: 0, count: xs.count)
+        /// Steps the odometer over letters lowest..<top (innermost last), moving every operand's offset.
+        func advance(_ lowest: Int, _ top: Int) {
+            var d = top - 1
+            while d >= lowest {
+                index[d] += 1
+                for j in xs.indices { offsets[j] += strides[j][d] }
+                if index[d] < sizes[d] { break }
+                for j in xs.indices { offsets[j] -= strides[j][d] * sizes[d] }
+                index[d] = 0
+                d -= 1
+            }
+        }
         for o in 0..<outCount {
             var accD = 0.0, accI: Int64 = 0
             for _ in 0..<Swift.max(sumCount, 1) where sumCount > 0 {
@@ -134,28 +146,11 @@ extension Kernels {
                     for j in xs.indices { p *= dv[j][offsets[j]] }
                     accD += p
                 }
-                // Advance the summed letters (the innermost part of the odometer).
-                var d = letters.count - 1
-                while d >= e.output.count {
-                    index[d] += 1
-                    for j in xs.indices { offsets[j] += strides[j][d] }
-                    if index[d] < sizes[d] { break }
-                    for j in xs.indices { offsets[j] -= strides[j][d] * sizes[d] }
-                    index[d] = 0
-                    d -= 1
-                }
+                advance(e.output.count, letters.count)  // the summed letters, innermost
             }
             yd[o] = accD
             yi[o] = accI
-            var d = e.output.count - 1
-            while d >= 0 {
-                index[d] += 1
-                for j in xs.indices { offsets[j] += strides[j][d] }
-                if index[d] < sizes[d] { break }
-                for j in xs.indices { offsets[j] -= strides[j][d] * sizes[d] }
-                index[d] = 0
-                d -= 1
-            }
+            advance(0, e.output.count)
         }
         if isInt { return [Tensor(shape: out, ints: yi, dtype: xs[0].dtype)] }
         return [Tensor(shape: out, values: yd, dtype: xs[0].dtype)]
