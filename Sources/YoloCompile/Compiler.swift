@@ -47,7 +47,7 @@ public enum Compiler {
         }
         if let classNames = store?.classNames, classNames.count == config.nc { named.names = classNames }
         guard let store else { return try compile(named, options: options, fuse: fuse, keepUnfused: keepUnfused) }
-        let binding = BoundParameters(store: store, partial: partial, seed: options.seed)
+        let binding = BoundParameters(store: store, partial: partial, seed: options.seed, allowNonFinite: options.allowNonFiniteWeights)
         var compiled = try compile(named, options: options, fuse: fuse, parameters: binding, keepUnfused: keepUnfused)
         compiled.lowered.notes += try binding.check()
         compiled.weightsSummary = store.summary

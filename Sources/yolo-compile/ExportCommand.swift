@@ -47,14 +47,15 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try OutputFiles.checkNotAnInput(output, inputs: [model.config] + (model.weights.map { [$0] } ?? []))
             let c = try compile(model, fuse: !noFuse, keepUnfused: false)
             if verbose {
                 for r in c.reports { print("\(r.pass): \(r.changes.count) changes, \(r.nodesBefore) -> \(r.nodesAfter) nodes") }
             }
             try OnnxWriter.write(c.optimized, to: output, options: OnnxWriteOptions(opset: opset, float16: half))
             let outs = c.optimized.outputs.map { "\(c.optimized.name(of: $0)) \(c.optimized.type(of: $0))" }.joined(separator: ", ")
-            print("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, \(outs)\(half ? " (written as float16)" : "")")
-            print("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)); pass --weights for trained ones"))
+            say("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, \(outs)\(half ? " (written as float16)" : "")")
+            say("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)); pass --weights for trained ones"))
         }
     }
 }

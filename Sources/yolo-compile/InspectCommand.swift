@@ -21,39 +21,39 @@ struct InspectCommand: ParsableCommand {
         try reportingErrors {
             if Compiler.isWeightsFile(model) {
                 let store = try WeightStore.open(model)
-                print(store.summary)
-                if let e = store.embeddedConfig { print("config: embedded (\(e.name))") }
-                if let eps = Set(store.batchNormEpsilon.values).sorted().first { print("BatchNorm eps: \(eps) (\(store.batchNormEpsilon.count) modules)") }
-                if let names = store.classNames { print("classes: \(names.count)") }
-                for n in store.names { if let e = store[n] { print("  \(n): \(e.dtype) \(e.shape)") } }
+                say(store.summary)
+                if let e = store.embeddedConfig { say("config: embedded (\(e.name))") }
+                if let eps = Set(store.batchNormEpsilon.values).sorted().first { say("BatchNorm eps: \(eps) (\(store.batchNormEpsilon.count) modules)") }
+                if let names = store.classNames { say("classes: \(names.count)") }
+                for n in store.names { if let e = store[n] { say("  \(n): \(e.dtype) \(e.shape)") } }
                 return
             }
             let (g, info) = try OnnxReader.read(file: model)
-            print("\(model): opset \(info.opset), IR version \(info.irVersion), producer '\(info.producer)'")
-            for v in g.inputs { print("input  \(g.name(of: v)): \(g.type(of: v))") }
+            say("\(model): opset \(info.opset), IR version \(info.irVersion), producer '\(info.producer)'")
+            for v in g.inputs { say("input  \(g.name(of: v)): \(g.type(of: v))") }
             for (i, v) in g.outputs.enumerated() {
                 let inferred = g.type(of: v)
                 // Where the shape is known only at run time, show what the file declares (its symbols).
                 if !inferred.isStatic, i < info.declaredOutputs.count, let declared = info.declaredOutputs[i] {
-                    print("output \(g.name(of: v)): \(declared) (declared; inferred \(inferred))")
+                    say("output \(g.name(of: v)): \(declared) (declared; inferred \(inferred))")
                 } else {
-                    print("output \(g.name(of: v)): \(inferred)")
+                    say("output \(g.name(of: v)): \(inferred)")
                 }
             }
             let symbols = g.inputs.flatMap { g.type(of: $0).dims ?? [] }.compactMap { d -> String? in if case .symbol(let s) = d { return s } else { return nil } }
             if !symbols.isEmpty {
                 var seen: [String] = []
                 for s in symbols where !seen.contains(s) { seen.append(s) }
-                print("symbols: \(seen.joined(separator: ", ")) (run specialises them to its inputs' sizes)")
+                say("symbols: \(seen.joined(separator: ", ")) (run specialises them to its inputs' sizes)")
             }
             var histogram: [String: Int] = [:]
             for n in g.nodes { histogram[n.op, default: 0] += 1 }
-            print("nodes: \(g.nodes.count) (" + histogram.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            say("nodes: \(g.nodes.count) (" + histogram.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
                 .map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
             let bytes = g.constants.values.reduce(0) { $0 + $1.tensor.count * $1.tensor.dtype.byteSize }
-            print("constants: \(g.constants.count) tensors, \(g.constants.values.reduce(0) { $0 + $1.tensor.count }) values, \(bytes) bytes")
-            for (k, v) in g.metadata { print("metadata \(k): \(v.count > 120 ? String(v.prefix(117)) + "..." : v)") }
-            if ir { print(g.text, terminator: "") }
+            say("constants: \(g.constants.count) tensors, \(g.constants.values.reduce(0) { $0 + $1.tensor.count }) values, \(bytes) bytes")
+            for (k, v) in g.metadata { say("metadata \(k): \(v.count > 120 ? String(v.prefix(117)) + "..." : v)") }
+            if ir { for line in g.text.split(separator: "\n") { say(String(line)) } }
         }
     }
 }

@@ -31,26 +31,26 @@ struct SummaryCommand: ParsableCommand {
             // A "used" column when some module holds parameters its forward never runs (ConvNeXt_Block).
             let hasUnused = c.lowered.layers.contains { $0.unusedParameters > 0 }
             func usedColumn(_ l: LayerInfo) -> String { hasUnused ? pad(String(l.parameters), 11) : "" }
-            print("\(pad("", 4))\(renumbered ? pad("layer", 6) : "")\(pad("from", 18))\(pad("n", 4))\(pad("params", 11))\(hasUnused ? pad("used", 11) : "")  \(lpad("module", moduleWidth))arguments")
+            say("\(pad("", 4))\(renumbered ? pad("layer", 6) : "")\(pad("from", 18))\(pad("n", 4))\(pad("params", 11))\(hasUnused ? pad("used", 11) : "")  \(lpad("module", moduleWidth))arguments")
             for l in c.lowered.layers {
                 let args = "[" + l.arguments.map(\.description).joined(separator: ", ") + "]"
-                print("\(pad(String(l.index), 4))\(layerColumn(l))\(pad(l.from, 18))\(pad(String(l.number), 4))\(pad(String(l.parameters + l.unusedParameters), 11))\(usedColumn(l))  \(lpad(l.module, moduleWidth))\(args)")
+                say("\(pad(String(l.index), 4))\(layerColumn(l))\(pad(l.from, 18))\(pad(String(l.number), 4))\(pad(String(l.parameters + l.unusedParameters), 11))\(usedColumn(l))  \(lpad(l.module, moduleWidth))\(args)")
             }
             let params = c.lowered.pytorchParameters
             let used = c.lowered.graph.constantElementCount(kinds: [.parameter])
             let fusedParams = c.optimized.constantElementCount(kinds: [.parameter])
             let g = c.lowered.graph.type(of: c.lowered.graph.inputs[0]).shape
-            print(String(format: "summary: %d layers, %d parameters, %.1f GFLOPs at %dx%d", c.lowered.layers.count, params,
+            say(String(format: "summary: %d layers, %d parameters, %.1f GFLOPs at %dx%d", c.lowered.layers.count, params,
                          graphFLOPs(c.lowered.graph) / 1e9, g[2], g[3]))
             if hasUnused {
-                print("used:    \(used) parameters; the other \(params - used) belong to modules PyTorch builds but never runs, and are not exported")
+                say("used:    \(used) parameters; the other \(params - used) belong to modules PyTorch builds but never runs, and are not exported")
             }
-            print("YOLOv5 fuse(): \(c.lowered.yolov5FusedParameters) parameters (BatchNorms of Conv modules folded)")
-            print(String(format: "fused:   %d nodes, %d parameters, %.1f GFLOPs (every BatchNorm folded)", c.optimized.nodes.count, fusedParams,
+            say("YOLOv5 fuse(): \(c.lowered.yolov5FusedParameters) parameters (BatchNorms of Conv modules folded)")
+            say(String(format: "fused:   %d nodes, %d parameters, %.1f GFLOPs (every BatchNorm folded)", c.optimized.nodes.count, fusedParams,
                          graphFLOPs(c.optimized) / 1e9))
             let outs = c.optimized.outputs.map { "\(c.optimized.name(of: $0)) \(c.optimized.type(of: $0))" }.joined(separator: ", ")
-            print("\(outs), strides \(c.lowered.strides)")
-            print("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)), no trained weights"))
+            say("\(outs), strides \(c.lowered.strides)")
+            say("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)), no trained weights"))
         }
     }
 }

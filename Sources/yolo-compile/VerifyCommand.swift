@@ -21,6 +21,13 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Largest accepted relative error.")
     var tolerance: Double = 1e-4
 
+    func validate() throws {
+        guard tolerance.isFinite, tolerance > 0 else { throw ValidationError("--tolerance must be a positive, finite number, got \(tolerance)") }
+        guard Opset.supported.contains(opset) else {
+            throw ValidationError("--opset must be between \(Opset.supported.lowerBound) and \(Opset.supported.upperBound), got \(opset)")
+        }
+    }
+
     func run() throws {
         try reportingErrors {
             let c = try compile(model, fuse: true)

@@ -26,6 +26,44 @@ struct YoloCompileCommand: ParsableCommand {
     )
 }
 
+extension YoloCompileCommand {
+    /// Parses and runs, with argument errors as one line naming the bad value (not the usage text), and
+    /// a negative number after an option read as its value (`--imgsz -1` is a size out of range, not a
+    /// missing value).
+    static func main() {
+        let arguments = attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }  // --help, --version
+            let first = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("error: \(first.escapedForTerminal)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
+
+    /// `--name -3` as `--name=-3`, so that a negative number reaches the option's own check.
+    static func attachingNegativeNumbers(_ args: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a.hasPrefix("--"), !a.contains("="), i + 1 < args.count, Double(args[i + 1]) != nil, args[i + 1].hasPrefix("-") {
+                out.append(a + "=" + args[i + 1])
+                i += 2
+                continue
+            }
+            out.append(a)
+            i += 1
+        }
+        return out
+    }
+}
+
 /// Options shared by the commands that compile a config.
 struct ModelOptions: ParsableArguments {
     @Argument(help: "The model YAML (YOLOv5 format), or a YOLOv5 training checkpoint (best.pt) that carries its config.")
@@ -36,6 +74,9 @@ struct ModelOptions: ParsableArguments {
 
     @Flag(help: "Accept weights that lack some tensors (seeded instead) or hold extra ones (ignored).")
     var partialWeights = false
+
+    @Flag(help: "Accept weights holding NaN or infinities (refused by default, naming the first such tensor).")
+    var allowNonfiniteWeights = false
 
     @Option(parsing: .upToNextOption,
             help: "Image size: one number for square, or height and width. Rounded up to the model's largest stride.")
@@ -54,7 +95,9 @@ struct ModelOptions: ParsableArguments {
     }
 
     var compileOptions: CompileOptions {
-        CompileOptions(imageHeight: imgsz[0], imageWidth: imgsz.count > 1 ? imgsz[1] : imgsz[0], batch: batch, seed: seed)
+        var o = CompileOptions(imageHeight: imgsz[0], imageWidth: imgsz.count > 1 ? imgsz[1] : imgsz[0], batch: batch, seed: seed)
+        o.allowNonFiniteWeights = allowNonfiniteWeights
+        return o
     }
 }
 
@@ -65,12 +108,16 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let e as ExitCode {
         throw e
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        // One line, whatever the message holds: text from a file cannot forge a line or a terminal escape.
+        FileHandle.standardError.write(Data("error: \("\(error)".escapedForTerminal)\n".utf8))
         throw ExitCode(1)
     }
 }
 
-func note(_ s: String) { FileHandle.standardError.write(Data("note: \(s)\n".utf8)) }
+func note(_ s: String) { FileHandle.standardError.write(Data("note: \(s.escapedForTerminal)\n".utf8)) }
+
+/// Prints a line that may hold text from a file, escaped (see `escapedForTerminal`).
+func say(_ s: String) { print(s.escapedForTerminal) }
 
 func compile(_ m: ModelOptions, fuse: Bool, keepUnfused: Bool = true) throws -> CompiledModel {
     let weights: WeightsSource = m.weights.map { .file($0, partial: m.partialWeights) } ?? .seeded

@@ -4,14 +4,7 @@ import Yams
 /// Reads a YOLOv5 model YAML into a `ModelConfig`, keeping each row's line for error messages.
 public enum ConfigParser {
     public static func parse(file: String) throws -> ModelConfig {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else {
-            throw ConfigError(file: file, line: nil, "no such file")
-        }
-        guard !isDir.boolValue else { throw ConfigError(file: file, line: nil, "is a directory, expected a model YAML file") }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw ConfigError(file: file, line: nil, "cannot read the file")
-        }
+        let data = try InputFiles.read(file, expected: "a model YAML file") { ConfigError(file: file, line: nil, $0) }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: file, line: nil, "is not UTF-8 text, expected a model YAML file")
         }

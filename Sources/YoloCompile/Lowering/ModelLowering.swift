@@ -10,6 +10,8 @@ public struct CompileOptions: Sendable {
     /// Lower even when a layer's size requirement is unmet (a stand-in keeps the shapes): the stride
     /// probe needs only shapes, and YOLOv5's 256 probe may not suit a patch size.
     public var allowUnmetSizeRequirements = false
+    /// Accept trained weights holding NaN or infinities (refused by default, naming the first tensor).
+    public var allowNonFiniteWeights = false
 
     public init(imageHeight: Int = 640, imageWidth: Int = 640, batch: Int = 1, seed: UInt64 = 0) {
         self.imageHeight = imageHeight

@@ -21,10 +21,7 @@ public struct OnnxModelInfo: Sendable {
 /// specialised to concrete inputs.
 public enum OnnxReader {
     public static func read(file path: String, budget: FoldingBudget = .standard) throws -> (Graph, OnnxModelInfo) {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw OnnxError(file: path, "no such file") }
-        guard !isDir.boolValue else { throw OnnxError(file: path, "is a directory, expected an ONNX model file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw OnnxError(file: path, "cannot read the file") }
+        let data = try InputFiles.read(path, expected: "an ONNX model file") { OnnxError(file: path, $0) }
         return try read(bytes: data, file: path, budget: budget)
     }
 
@@ -61,11 +58,8 @@ public enum OnnxReader {
 
     /// One TensorProto file (the ONNX test data's `input_0.pb`), read with the same decoder as initializers.
     public static func readTensor(file path: String) throws -> Tensor {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
-            throw InputError(file: path, isDir.boolValue ? "is a directory, expected a TensorProto file" : "no such file")
-        }
-        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { throw InputError(file: path, "is empty, expected a TensorProto") }
+        let data = try InputFiles.read(path, expected: "a TensorProto file") { InputError(file: path, $0) }
+        guard !data.isEmpty else { throw InputError(file: path, "is empty, expected a TensorProto") }
         let proto = data.withUnsafeBytes { buf in
             onnx__tensor_proto__unpack(nil, buf.count, buf.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }

@@ -30,11 +30,11 @@ public enum OnnxWriter {
         }
     }
 
-    /// Writes the model to `path` through a temporary file in the same folder and a rename, so a
-    /// failure never leaves a partial model behind. protobuf-c streams the message into the file
+    /// Writes the model to `path` through an exclusive temporary file in the same folder and a rename
+    /// (`OutputFiles`), so a failure or a signal never leaves a partial model behind. protobuf-c streams the message into the file
     /// (no second in-memory copy of the weights).
     public static func write(_ g: Graph, to path: String, options: OnnxWriteOptions = OnnxWriteOptions()) throws {
-        try withAtomicFile(path) { file in
+        try OutputFiles.write([(path, { file in
             try withModel(g, options: options) { model in
                 // A ProtobufCBuffer whose append writes to the FILE*, which sits right after it in memory.
                 let raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<ProtobufCBuffer>.stride + 8, alignment: 16)
@@ -48,7 +48,7 @@ public enum OnnxWriter {
                 raw.storeBytes(of: file, toByteOffset: MemoryLayout<ProtobufCBuffer>.stride, as: UnsafeMutablePointer<FILE>.self)
                 _ = onnx__model_proto__pack_to_buffer(model, buffer)
             }
-        }
+        })])
     }
 
     /// Builds the protobuf-c message tree for `g` and hands it to `body`; its memory is freed after.
@@ -274,45 +274,6 @@ public enum OnnxWriter {
         tp.pointee.tensor_type = tt
         vi.pointee.type = tp
         return vi
-    }
-}
-
-/// Writes bytes to `path` via a temporary sibling and rename(2): readers see the old file or the whole new one.
-func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    try withAtomicFile(path) { f in
-        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-    }
-}
-
-/// Runs `body` on a temporary sibling of `path`, then renames it into place; on any failure the
-/// temporary file is removed and `path` is untouched.
-func withAtomicFile(_ path: String, _ body: (UnsafeMutablePointer<FILE>) throws -> Void) throws {
-    let url = URL(fileURLWithPath: path)
-    let dir = url.deletingLastPathComponent().path
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-        throw OnnxError(file: path, "cannot write: folder \(dir) does not exist")
-    }
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-        throw OnnxError(file: path, "cannot write: it is a directory")
-    }
-    let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-    guard let f = fopen(tmp, "wb") else { throw OnnxError(file: path, "cannot write to folder \(dir)") }
-    do {
-        try body(f)
-    } catch {
-        fclose(f)
-        unlink(tmp)
-        throw error
-    }
-    let failed = ferror(f) != 0
-    guard fclose(f) == 0, !failed else {
-        unlink(tmp)
-        throw OnnxError(file: path, "writing failed (disk full?): \(String(cString: strerror(errno)))")
-    }
-    guard rename(tmp, path) == 0 else {
-        unlink(tmp)
-        throw OnnxError(file: path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
     }
 }
 

@@ -4,12 +4,7 @@ import Foundation
 /// Fortran order, either byte order) and written C-ordered and little-endian.
 public enum Npy {
     public static func read(file path: String) throws -> Tensor {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
-            throw InputError(file: path, isDir.boolValue ? "is a directory, expected a .npy file" : "no such file")
-        }
-        guard let d = FileManager.default.contents(atPath: path) else { throw InputError(file: path, "cannot read the file") }
-        let b = [UInt8](d)
+        let b = [UInt8](try InputFiles.read(path, expected: "a .npy file") { InputError(file: path, $0) })
         guard b.count >= 10, b[0] == 0x93, Array(b[1...5]) == Array("NUMPY".utf8) else {
             throw InputError(file: path, "is not a .npy file (no \\x93NUMPY magic)")
         }
@@ -100,7 +95,15 @@ public enum Npy {
         return out
     }
 
-    public static func write(_ t: Tensor, to path: String) throws {
-        do { try writeAtomically(encode(t), to: path) } catch let e as OnnxError { throw InputError(file: path, e.message) }
+    public static func write(_ t: Tensor, to path: String) throws { try write([(t, path)]) }
+
+    /// Several arrays, all written or none (see `OutputFiles`).
+    public static func write(_ arrays: [(Tensor, String)]) throws {
+        try OutputFiles.write(arrays.map { t, path in
+            (path, { f in
+                let bytes = encode(t)
+                _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+            })
+        })
     }
 }

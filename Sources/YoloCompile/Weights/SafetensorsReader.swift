@@ -5,6 +5,7 @@ import Foundation
 /// Every claim of the header is checked against the file before any tensor is read.
 public enum SafetensorsReader {
     public static func open(_ path: String) throws -> WeightStore {
+        try InputFiles.checkRegular(path, expected: "a safetensors file") { WeightsError(file: path, $0) }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
             throw WeightsError(file: path, "cannot read the file")

@@ -8,6 +8,7 @@ import ZIPFoundation
 /// one at a time when a tensor is bound, so memory stays near the size of what is bound.
 public enum TorchCheckpointReader {
     public static func open(_ path: String) throws -> WeightStore {
+        try InputFiles.checkRegular(path, expected: "a PyTorch checkpoint") { WeightsError(file: path, $0) }
         let archive: Archive
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
             throw WeightsError(file: path, "is not a readable zip archive (truncated or corrupt): \(error)")

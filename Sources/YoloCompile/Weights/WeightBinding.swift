@@ -15,10 +15,14 @@ public final class BoundParameters: ParameterSource {
     /// Tensors of such modules that the file lacks: not needed for the export, so not an error.
     public private(set) var absentUnused: [String] = []
 
-    public init(store: WeightStore, partial: Bool = false, seed: UInt64 = 0) {
+    /// When false (the default), a tensor holding NaN or an infinity is refused, naming it.
+    public let allowNonFinite: Bool
+
+    public init(store: WeightStore, partial: Bool = false, seed: UInt64 = 0, allowNonFinite: Bool = false) {
         self.store = store
         self.partial = partial
         self.fallback = SeededParameters(seed: seed)
+        self.allowNonFinite = allowNonFinite
     }
 
     /// Tensors a state_dict holds that never enter an inference graph.
@@ -38,6 +42,9 @@ public final class BoundParameters: ParameterSource {
         let t = try e.load()
         guard t.isFloat else {
             throw WeightsError(file: store.file, "tensor \(name) is \(e.dtype), expected a floating-point tensor")
+        }
+        if !allowNonFinite, let i = t.floats.firstIndex(where: { !$0.isFinite }) {
+            throw WeightsError(file: store.file, "tensor \(name) holds \(t.floats[i]) at element \(i) (a corrupt or diverged checkpoint?); pass --allow-nonfinite-weights to export it anyway")
         }
         return t
     }

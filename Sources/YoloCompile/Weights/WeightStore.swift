@@ -46,20 +46,18 @@ public final class WeightStore {
 
     /// Opens safetensors or a torch.save zip, by content.
     public static func open(_ path: String) throws -> WeightStore {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw WeightsError(file: path, "no such file") }
-        guard !isDir.boolValue else { throw WeightsError(file: path, "is a directory, expected a weights file") }
-        guard let h = FileHandle(forReadingAtPath: path) else { throw WeightsError(file: path, "cannot read the file") }
-        let head = [UInt8](h.readData(ofLength: 16))
-        try? h.close()
+        let head = try InputFiles.head(path, 16, expected: "a weights file") { WeightsError(file: path, $0) }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
             return try TorchCheckpointReader.open(path)
         }
-        if head.first == 0x80 {
-            throw WeightsError(file: path, "is a legacy (pre-1.6) torch.save file; resave it in PyTorch with torch.save(obj, path) (the zip format, default since 1.6)")
-        }
+        // safetensors: an 8-byte header length, then the JSON header. Checked before the legacy magic,
+        // since a header length may begin with any byte.
         if head.count >= 9, head[8] == UInt8(ascii: "{") {
             return try SafetensorsReader.open(path)
+        }
+        // The legacy format begins with a pickled magic number: PROTO 2, LONG1 0x1950a86a20f9469cfc6c.
+        if head.starts(with: [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]) {
+            throw WeightsError(file: path, "is a legacy (pre-1.6) torch.save file; resave it in PyTorch with torch.save(obj, path) (the zip format, default since 1.6)")
         }
         throw WeightsError(file: path, "is neither safetensors nor a PyTorch checkpoint (zip)")
     }
