@@ -62,3 +62,14 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets (Tests/Fuzz), only when YOLO_FUZZ is set: they need `-sanitize=fuzzer`, which
+// provides their main. tools/fuzz.sh builds and runs them.
+if Context.environment["YOLO_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzDriver", path: "Tests/Fuzz/FuzzDriver"))
+    for name in ["FuzzConfig", "FuzzOnnx", "FuzzTorch", "FuzzSafetensors", "FuzzNpy"] {
+        // gold fails to link libFuzzer's runtime with SwiftPM's renamed entry point; lld does.
+        package.targets.append(.executableTarget(name: name, dependencies: ["YoloCompile", "FuzzDriver"], path: "Tests/Fuzz/\(name)",
+                                                 linkerSettings: [.unsafeFlags(["-use-ld=lld"])]))
+    }
+}

@@ -1645,29 +1645,9 @@ const ProtobufCMessageDescriptor onnx__type_proto__tensor__descriptor =
   (ProtobufCMessageInit) onnx__type_proto__tensor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor onnx__type_proto__sequence__field_descriptors[1] =
-{
-  {
-    "elem_type",
-    1,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Onnx__TypeProto__Sequence, elem_type),
-    &onnx__type_proto__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-};
-static const unsigned onnx__type_proto__sequence__field_indices_by_name[] = {
-  0,   /* field[0] = elem_type */
-};
-static const ProtobufCIntRange onnx__type_proto__sequence__number_ranges[1 + 1] =
-{
-  { 1, 0 },
-  { 0, 1 }
-};
+#define onnx__type_proto__sequence__field_descriptors NULL
+#define onnx__type_proto__sequence__field_indices_by_name NULL
+#define onnx__type_proto__sequence__number_ranges NULL
 const ProtobufCMessageDescriptor onnx__type_proto__sequence__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
@@ -1676,36 +1656,16 @@ const ProtobufCMessageDescriptor onnx__type_proto__sequence__descriptor =
   "Onnx__TypeProto__Sequence",
   "onnx",
   sizeof(Onnx__TypeProto__Sequence),
-  1,
+  0,
   onnx__type_proto__sequence__field_descriptors,
   onnx__type_proto__sequence__field_indices_by_name,
-  1,  onnx__type_proto__sequence__number_ranges,
+  0,  onnx__type_proto__sequence__number_ranges,
   (ProtobufCMessageInit) onnx__type_proto__sequence__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor onnx__type_proto__optional__field_descriptors[1] =
-{
-  {
-    "elem_type",
-    1,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Onnx__TypeProto__Optional, elem_type),
-    &onnx__type_proto__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-};
-static const unsigned onnx__type_proto__optional__field_indices_by_name[] = {
-  0,   /* field[0] = elem_type */
-};
-static const ProtobufCIntRange onnx__type_proto__optional__number_ranges[1 + 1] =
-{
-  { 1, 0 },
-  { 0, 1 }
-};
+#define onnx__type_proto__optional__field_descriptors NULL
+#define onnx__type_proto__optional__field_indices_by_name NULL
+#define onnx__type_proto__optional__number_ranges NULL
 const ProtobufCMessageDescriptor onnx__type_proto__optional__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
@@ -1714,10 +1674,10 @@ const ProtobufCMessageDescriptor onnx__type_proto__optional__descriptor =
   "Onnx__TypeProto__Optional",
   "onnx",
   sizeof(Onnx__TypeProto__Optional),
-  1,
+  0,
   onnx__type_proto__optional__field_descriptors,
   onnx__type_proto__optional__field_indices_by_name,
-  1,  onnx__type_proto__optional__number_ranges,
+  0,  onnx__type_proto__optional__number_ranges,
   (ProtobufCMessageInit) onnx__type_proto__optional__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

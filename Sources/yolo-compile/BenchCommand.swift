@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import YoloCompile
 
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: ParsableCommand, MemoryLimited {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time the interpreter on an ONNX model.",
@@ -11,6 +11,8 @@ struct BenchCommand: ParsableCommand {
         prints the median and best latency in milliseconds. Threads: OpenBLAS's (set OPENBLAS_NUM_THREADS). \
         tools/bench.py runs this beside onnxruntime and writes BENCHMARKS.md.
         """)
+
+    @OptionGroup var resources: ResourceOptions
 
     @Argument(help: "The ONNX model.")
     var model: String

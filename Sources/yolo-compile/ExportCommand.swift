@@ -1,7 +1,7 @@
 import ArgumentParser
 import YoloCompile
 
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: ParsableCommand, MemoryLimited {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Compile a model config to an ONNX file.",
@@ -23,6 +23,8 @@ struct ExportCommand: ParsableCommand {
           yolo-compile export best.pt -o best.onnx
           yolo-compile export yolov5n.yaml --weights weights.safetensors -o yolov5n.onnx
         """)
+
+    @OptionGroup var resources: ResourceOptions
 
     @OptionGroup var model: ModelOptions
 

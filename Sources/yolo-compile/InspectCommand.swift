@@ -1,7 +1,7 @@
 import ArgumentParser
 import YoloCompile
 
-struct InspectCommand: ParsableCommand {
+struct InspectCommand: ParsableCommand, MemoryLimited {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Describe an ONNX file or a weights file.",
@@ -10,6 +10,8 @@ struct InspectCommand: ParsableCommand {
         text). Weights (safetensors, torch.save state_dict, YOLOv5 checkpoint): format, tensors and their types, \
         BatchNorm eps and the embedded config where the file has them.
         """)
+
+    @OptionGroup var resources: ResourceOptions
 
     @Argument(help: "The ONNX model.")
     var model: String

@@ -1,7 +1,7 @@
 import ArgumentParser
 import YoloCompile
 
-struct RunCommand: ParsableCommand {
+struct RunCommand: ParsableCommand, MemoryLimited {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Execute an ONNX model on .npy (or TensorProto .pb) inputs with the built-in interpreter.",
@@ -15,6 +15,8 @@ struct RunCommand: ParsableCommand {
 
         Example: yolo-compile run yolov5s.onnx --input image.npy -o detections.npy
         """)
+
+    @OptionGroup var resources: ResourceOptions
 
     @Argument(help: "The ONNX model.")
     var model: String

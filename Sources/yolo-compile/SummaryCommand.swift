@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import YoloCompile
 
-struct SummaryCommand: ParsableCommand {
+struct SummaryCommand: ParsableCommand, MemoryLimited {
     static let configuration = CommandConfiguration(
         commandName: "summary",
         abstract: "Print the model's layers, parameters and GFLOPs, as YOLOv5 does.",
@@ -14,6 +14,8 @@ struct SummaryCommand: ParsableCommand {
         ConvNeXt_Block builds all four stages and runs one), "params" is PyTorch's count and "used" what is exported. GFLOPs are counted as YOLOv5's thop-based model_info counts them (2 per \
         Conv multiply-accumulate, 4 per BatchNorm element) at the given image size; "fused" is the same after Conv+BatchNorm fusion.
         """)
+
+    @OptionGroup var resources: ResourceOptions
 
     @OptionGroup var model: ModelOptions
 

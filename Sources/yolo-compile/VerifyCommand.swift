@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import YoloCompile
 
-struct VerifyCommand: ParsableCommand {
+struct VerifyCommand: ParsableCommand, MemoryLimited {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check that the exported model computes what the config describes.",
@@ -12,6 +12,8 @@ struct VerifyCommand: ParsableCommand {
         error and the relative error (max abs error / max abs reference) per output. Exits 1 when the relative \
         error is above the tolerance.
         """)
+
+    @OptionGroup var resources: ResourceOptions
 
     @OptionGroup var model: ModelOptions
 

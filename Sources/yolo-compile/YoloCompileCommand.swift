@@ -34,7 +34,8 @@ extension YoloCompileCommand {
         let arguments = attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            let limit = (command as? any MemoryLimited)?.resources.memoryLimitBytes ?? MemoryLimit.defaultBytes
+            try MemoryLimit.$bytes.withValue(limit) { try command.run() }
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
@@ -61,6 +62,25 @@ extension YoloCompileCommand {
             i += 1
         }
         return out
+    }
+}
+
+/// A command that reads inputs: its memory ceiling comes from `--memory-limit`.
+protocol MemoryLimited {
+    var resources: ResourceOptions { get }
+}
+
+/// The ceiling on memory that inputs' declared sizes may ask for (see `MemoryLimit`).
+struct ResourceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Refuse inputs whose declared sizes (parameters, tensors, zip entries, intermediate results) need more memory than this: bytes, or with K, M, G or T (powers of 1024).", valueName: "size"))
+    var memoryLimit: String?
+
+    var memoryLimitBytes: Int { memoryLimit.flatMap(MemoryLimit.parse) ?? MemoryLimit.defaultBytes }
+
+    func validate() throws {
+        if let m = memoryLimit, MemoryLimit.parse(m) == nil {
+            throw ValidationError("--memory-limit must be a positive size like 4G, 512M or 1073741824, got '\(m)'")
+        }
     }
 }
 

@@ -276,25 +276,26 @@ struct  Onnx__TypeProto__Tensor
 
 /*
  * Only tensors are read; the other kinds are declared so a file that uses them is named as such.
+ * Their elem_type (field 1, a TypeProto) is left out: protobuf-c unpacks nested messages
+ * recursively, and a sequence of sequences 100,000 deep would overflow the stack. It is kept as
+ * an unknown field, so nothing is lost.
  */
 struct  Onnx__TypeProto__Sequence
 {
   ProtobufCMessage base;
-  Onnx__TypeProto *elem_type;
 };
 #define ONNX__TYPE_PROTO__SEQUENCE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&onnx__type_proto__sequence__descriptor) \
-    , NULL }
+     }
 
 
 struct  Onnx__TypeProto__Optional
 {
   ProtobufCMessage base;
-  Onnx__TypeProto *elem_type;
 };
 #define ONNX__TYPE_PROTO__OPTIONAL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&onnx__type_proto__optional__descriptor) \
-    , NULL }
+     }
 
 
 typedef enum {

@@ -4,7 +4,7 @@ import Yams
 /// Reads a YOLOv5 model YAML into a `ModelConfig`, keeping each row's line for error messages.
 public enum ConfigParser {
     public static func parse(file: String) throws -> ModelConfig {
-        let data = try InputFiles.read(file, expected: "a model YAML file") { ConfigError(file: file, line: nil, $0) }
+        let data = try InputFiles.read(file, expected: "a model YAML file", maxBytes: ConfigLimits.maxBytes) { ConfigError(file: file, line: nil, $0) }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: file, line: nil, "is not UTF-8 text, expected a model YAML file")
         }
@@ -12,6 +12,7 @@ public enum ConfigParser {
     }
 
     public static func parse(yaml text: String, file: String) throws -> ModelConfig {
+        try ConfigLimits.checkText(text, file: file)
         let root: Yams.Node
         do {
             guard let n = try Yams.compose(yaml: text) else {
@@ -21,6 +22,7 @@ public enum ConfigParser {
         } catch let e as YamlError {
             throw yamlError(e, file: file)
         }
+        try ConfigLimits.checkExpansion(root, file: file)
         guard case .mapping(let top) = root else {
             throw ConfigError(file: file, line: root.mark?.line, "expected a mapping with nc, anchors, backbone and head at the top level")
         }
@@ -56,6 +58,9 @@ public enum ConfigParser {
                     throw ConfigError(file: file, line: level.mark?.line, "each 'anchors' level must be a list like [10,13, 16,30, 33,23]")
                 }
                 let nums = items.compactMap { resolveScalar($0).doubleValue }
+                guard nums.allSatisfy({ $0.isFinite && abs($0) <= 1e6 }) else {
+                    throw ConfigError(file: file, line: level.mark?.line, "anchor sizes must be finite pixel sizes up to 1e6")
+                }
                 guard nums.count == items.count, !nums.isEmpty, nums.count % 2 == 0 else {
                     throw ConfigError(file: file, line: level.mark?.line, "an 'anchors' level must hold an even number of pixel sizes (w, h pairs)")
                 }
@@ -79,8 +84,8 @@ public enum ConfigParser {
         }
         var ch = 3
         if let c = value("ch") {
-            guard case .int(let v) = resolveScalar(c), v >= 1 else {
-                throw ConfigError(file: file, line: c.mark?.line, "'ch' must be a positive integer")
+            guard case .int(let v) = resolveScalar(c), v >= 1, v <= 1 << 16 else {
+                throw ConfigError(file: file, line: c.mark?.line, "'ch' must be an integer from 1 to 65536")
             }
             ch = v
         }

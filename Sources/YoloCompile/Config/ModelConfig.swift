@@ -7,7 +7,7 @@ public enum AnchorSpec: Sendable, Equatable {
 
     public var asArg: ArgValue {
         switch self {
-        case .perLevel(let l): return .list(l.map { .list($0.map { $0 == $0.rounded() ? .int(Int($0)) : .float($0) }) })
+        case .perLevel(let l): return .list(l.map { .list($0.map { $0 == $0.rounded() && abs($0) < 1e15 ? .int(Int($0)) : .float($0) }) })
         case .count(let n): return .int(n)
         }
     }

@@ -18,6 +18,24 @@ public final class GraphBuilder {
     /// What layers need of the image size, checked once the whole model is lowered.
     public var sizeRequirements: [SizeRequirement] = []
     private var nameCounts: [String: Int] = [:]
+    /// Bytes of the parameters and constants made so far, checked against `MemoryLimit` before each
+    /// is allocated: a config's widths and depths decide them.
+    public private(set) var constantBytes = 0
+    /// A graph larger than this is a config's depth multiplied past any real model (YOLOv5x has ~500
+    /// nodes, ConvNeXt-XL ~1,000): refused rather than built for minutes.
+    public static let maxNodes = 200_000
+
+    /// Counts `count` float elements of a tensor about to be made, refusing them past the memory limit.
+    public func reserve(_ count: Int, for what: String) throws {
+        let (total, o) = constantBytes.addingReportingOverflow(MemoryLimit.byteCount(count, elementSize: 4))
+        if o, let m = MemoryLimit.refusal(Int.max, for: "holding the model's parameters and constants (up to \(what))") {
+            throw ShapeError(layer: currentScope, op: "parameter", message: m)
+        }
+        if let m = MemoryLimit.refusal(total, for: "holding the model's parameters and constants (up to \(what))") {
+            throw ShapeError(layer: currentScope, op: "parameter", message: m)
+        }
+        constantBytes = total
+    }
 
     public init(name: String, parameters: any ParameterSource) {
         self.graph = Graph(name: name)
@@ -56,6 +74,7 @@ public final class GraphBuilder {
                           initializer: ParameterInit) throws -> ValueID
     {
         let name = try checkedParameterName(local, shape: shape)
+        try reserve(ShapeRules.elementCount(shape) ?? Int.max, for: name)
         let t = try parameters.tensor(named: name, shape: shape, kind: kind, initializer: initializer)
         return graph.addConstant(name: name, tensor: t, kind: kind)
     }
@@ -104,6 +123,9 @@ public final class GraphBuilder {
     public func add(_ op: String, _ inputs: [ValueID?], _ attributes: [String: Attribute] = [:],
                     outputs: Int = 1) throws -> [ValueID]
     {
+        guard graph.nodes.count < Self.maxNodes else {
+            throw ShapeError(layer: currentScope, op: op, message: "the model would have more than \(Self.maxNodes) nodes; the config's depths (number x depth_multiple) are past any real model")
+        }
         let name = uniqueName(op)
         var node = Node(op: op, name: name, inputs: inputs, outputs: [], attributes: attributes)
         let placeholders = (0..<outputs).map { _ in TensorType(.float32, []) }

@@ -5,7 +5,7 @@
 /// constant), the output's shape is left unknown and the interpreter infers it at run time.
 public enum ShapeInference {
     /// Largest tensor the compiler handles (2^31 elements): larger ones come from corrupt files.
-    public static let maxElements = 1 << 31
+    public static let maxElements = (1 << 31) - 1  // below 2^31: BLAS and im2col index with Int32
 
     /// The output types of `node`. Throws a `ShapeError` naming the node's layer and operator.
     public static func infer(_ node: Node, inputTypes: [TensorType?], constants: [Tensor?],
@@ -76,16 +76,20 @@ public enum ShapeInference {
         return types
     }
 
-    /// The number of elements of a shape, or nil when it overflows or exceeds `maxElements`.
+    /// The number of elements of a shape, or nil when it overflows or exceeds `maxElements`. The
+    /// product of the non-zero sizes is held to the same bound, so an empty tensor cannot carry sizes
+    /// like [0, 2^62, 4] whose partial products (strides, flattened sizes) would overflow.
     public static func elementCount(_ shape: [Int]) -> Int? {
-        var n = 1
+        var nonZero = 1
+        var empty = false
         for d in shape {
             guard d >= 0 else { return nil }
-            let (m, o) = n.multipliedReportingOverflow(by: d)
+            if d == 0 { empty = true; continue }
+            let (m, o) = nonZero.multipliedReportingOverflow(by: d)
             guard !o, m <= maxElements else { return nil }
-            n = m
+            nonZero = m
         }
-        return n
+        return empty ? 0 : nonZero
     }
 }
 

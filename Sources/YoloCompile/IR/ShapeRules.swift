@@ -2,7 +2,7 @@
 /// target, Slice's clamping, Unsqueeze's axes, element counts. (Each operator's own rule lives with its
 /// declaration under Operators/.)
 public enum ShapeRules {
-    /// Largest tensor the compiler handles (2^31 elements): larger ones come from corrupt files.
+    /// Largest tensor the compiler handles (2^31 - 1 elements): larger ones come from corrupt files.
     public static let maxElements = ShapeInference.maxElements
 
     /// The number of elements of a shape, or nil when it overflows or exceeds `maxElements`.

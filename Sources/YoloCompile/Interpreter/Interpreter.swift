@@ -31,8 +31,10 @@ public struct Interpreter {
                 throw InterpreterError(node: label, op: n.op, message: e.message)
             }
             let types = n.outputs.map(graph.type(of:))
-            plan.append(PlannedNode(label: label, schema: schema, attributes: attributes,
-                                    staticOutputs: types.allSatisfy(\.isStatic) ? types : nil))
+            // Outputs count as known only when the inputs are too: a rule that could not see an input's
+            // shape (after NonZero, say) has not checked it, and must run again on the real tensors.
+            let known = types.allSatisfy(\.isStatic) && n.inputs.allSatisfy { $0.map { graph.type(of: $0).isStatic } ?? true }
+            plan.append(PlannedNode(label: label, schema: schema, attributes: attributes, staticOutputs: known ? types : nil))
         }
         self.plan = plan
         var last: [ValueID: Int] = [:]
@@ -56,6 +58,8 @@ public struct Interpreter {
         var env: [ValueID: Tensor] = [:]
         for (v, t) in zip(graph.inputs, inputs) { env[v] = t }
         for (v, c) in graph.constants { env[v] = c.tensor }
+        // Memory: what is live, plus each node's outputs and scratch before its kernel allocates them.
+        var live = env.values.reduce(0.0) { $0 + Self.bytes($1.type) }
         for (i, n) in graph.nodes.enumerated() {
             let p = plan[i]
             let values = n.inputs.map { $0.flatMap { env[$0] } }
@@ -63,6 +67,16 @@ public struct Interpreter {
                 throw InterpreterError(node: p.label, op: n.op, message: "input \(j) was never computed")
             }
             let types = try p.staticOutputs ?? runtimeTypes(n, p, values)
+            let inputTypes = values.compactMap { $0?.type }
+            let outputBytes = types.reduce(0.0) { $0 + Self.bytes($1) }
+            let scratch = 8 * (p.schema.scratchElements?(inputTypes, types, p.attributes) ?? 0)
+            if live + outputBytes + scratch > Double(MemoryLimit.current) {
+                let need = live + outputBytes + scratch
+                throw InterpreterError(node: p.label, op: n.op, message: MemoryLimit.refusal(need >= 0x1p63 ? Int.max : Int(need), for: "running the node (its outputs \(Int(outputBytes)) bytes, scratch \(Int(min(scratch, 0x1p62))) bytes, with \(Int(live)) bytes live)") ?? "")
+            }
+            if let work = p.schema.multiplyAdds?(inputTypes, types, p.attributes), work > Self.maxWork {
+                throw InterpreterError(node: p.label, op: n.op, message: "needs \(String(format: "%.3g", work)) multiply-adds, more than the interpreter's limit of 2^40 for one node")
+            }
             let ctx = KernelContext(node: n, attributes: p.attributes, inputs: values, outputTypes: types, label: p.label)
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let results = try p.schema.kernel(ctx)
@@ -76,14 +90,28 @@ public struct Interpreter {
                     throw InterpreterError(node: p.label, op: n.op, message: "output \(k) came out \(t.type), inferred \(want)")
                 }
             }
-            for (v, t) in zip(n.outputs, results) { env[v] = t }
+            for (v, t) in zip(n.outputs, results) { env[v] = t; live += Self.bytes(t.type) }
             for v in n.inputs.compactMap({ $0 }) where lastUse[v] == i && graph.constants[v] == nil {
-                env[v] = nil
+                if let t = env.removeValue(forKey: v) { live -= Self.bytes(t.type) }
             }
         }
         return try graph.outputs.map { v in
             guard let t = env[v] else { throw InterpreterError(node: graph.name(of: v), message: "output was never computed") }
             return t
+        }
+    }
+
+    /// One node's multiply-adds past which it is refused (about an hour of one core).
+    static let maxWork = 0x1p40
+
+    /// Bytes a tensor of `type` holds in memory (float32 as Float, other floats as Double, integers
+    /// and bools as Int64), as a Double so that no declared size can overflow it.
+    static func bytes(_ type: TensorType) -> Double {
+        guard let shape = type.staticShape else { return 0 }
+        let count = shape.reduce(1.0) { $0 * Double($1) }
+        switch type.dtype.storage {
+        case .floats: return 4 * count
+        case .doubles, .ints: return 8 * count
         }
     }
 

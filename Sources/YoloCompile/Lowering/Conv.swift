@@ -17,8 +17,8 @@ public func lowerConv2d(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, kerne
     guard g >= 1, c1 % g == 0, c2 % g == 0 else {
         throw ShapeError(layer: b.currentScope, op: "Conv", message: "groups \(g) must divide input channels \(c1) and output channels \(c2)")
     }
-    let fanIn = c1 / g * k.0 * k.1
-    let bound = 1 / Float(fanIn).squareRoot()
+    let fanIn = Float(c1 / g) * Float(k.0) * Float(k.1)  // in Float: sizes come from the config
+    let bound = 1 / fanIn.squareRoot()
     let w = try b.parameter("weight", shape: [c2, c1 / g, k.0, k.1], initializer: .uniform(bound: bound))
     let bv = bias ? try b.parameter("bias", shape: [c2], initializer: .uniform(bound: bound)) : nil
     return try b.op("Conv", [x, w, bv], [

@@ -8,7 +8,7 @@ func lowerConvTranspose2d(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, k: 
         throw ShapeError(layer: b.currentScope, op: "ConvTranspose", message: "groups \(g) must divide input channels \(c1) and output channels \(c2)")
     }
     // PyTorch's default init bound for ConvTranspose2d: fan_in is weight.size(1) * k * k.
-    let bound = 1 / Float(c2 / g * k * k).squareRoot()
+    let bound = 1 / (Float(c2 / g) * Float(k) * Float(k)).squareRoot()  // in Float: sizes come from the config
     let w = try b.parameter("weight", shape: [c1, c2 / g, k, k], initializer: .uniform(bound: bound))
     let bv = bias ? try b.parameter("bias", shape: [c2], initializer: .uniform(bound: bound)) : nil
     return try b.op("ConvTranspose", [x, w, bv], [

@@ -17,7 +17,7 @@ struct DetectArguments: Sendable {
         anchorsArg = ctx.arg(1) ?? .none
         switch ctx.arg(1) {
         case .int(let n)?:
-            guard n >= 1 else { throw ctx.fail("anchors count must be positive") }
+            guard n >= 1, n <= 1000 else { throw ctx.fail("anchors count must be from 1 to 1000, got \(n)") }
             anchors = [[Double]](repeating: (0..<(2 * n)).map(Double.init), count: ch.count)
         case .list(let levels)?:
             anchors = try levels.map { level in
@@ -92,6 +92,7 @@ func lowerDetectDecode(_ b: GraphBuilder, _ levels: [ValueID], features: [ValueI
             for j in 0..<3 { parts[j] = try b.op("Sigmoid", [parts[j]]) }
         }
         // xy = (xy * 2 + grid) * stride, grid = (x - 0.5, y - 0.5)
+        try b.reserve(ny * nx * 2, for: "the level \(i) grid")
         var grid = [Float](repeating: 0, count: ny * nx * 2)
         for yy in 0..<ny { for xx in 0..<nx {
             grid[(yy * nx + xx) * 2] = Float(xx) - 0.5

@@ -264,6 +264,8 @@ extension ModelLowering {
             let stride = options.detectStrides?.max() ?? 1
             let mh = multiples.reduce(stride) { lcm($0, $1.height) }
             let mw = multiples.reduce(stride) { lcm($0, $1.width) }
+            // Past 2^20 the hint helps no one (and its arithmetic could overflow).
+            guard mh <= 1 << 20, mw <= 1 << 20 else { throw ConfigError(file: config.file, line: row.line, layer: layer, row: row.index, message) }
             func near(_ size: Int, _ m: Int) -> String {
                 let below = size / m * m
                 return below >= m ? "\(below), \(below + m), ..." : "\(m), \(2 * m), ..."
@@ -278,4 +280,8 @@ extension ModelLowering {
     }
 }
 
-func lcm(_ a: Int, _ b: Int) -> Int { a / gcd(a, b) * b }
+/// The least common multiple, saturating at Int.max (sizes come from the config).
+func lcm(_ a: Int, _ b: Int) -> Int {
+    let (m, o) = (a / gcd(a, b)).multipliedReportingOverflow(by: b)
+    return o ? Int.max : m
+}

@@ -59,7 +59,7 @@ public struct ModuleContext {
     public func int(_ i: Int, _ name: String, default d: Int? = nil) throws -> Int {
         switch arg(i) {
         case .int(let v)?:
-            guard abs(v) <= Self.argumentLimit else { throw fail("argument \(name) is \(v), out of range (at most \(Self.argumentLimit))") }
+            guard v >= -Self.argumentLimit, v <= Self.argumentLimit else { throw fail("argument \(name) is \(v), out of range (at most \(Self.argumentLimit))") }
             return v
         case nil, .none?:
             guard let d else { throw fail("argument \(name) is required") }

@@ -18,6 +18,12 @@ extension Operators {
             $0.multiplyAdds = { inputs, outputs, _ in
                 Double(outputs[0].count) * Double(inputs.count > 1 ? inputs[1].shape.dropFirst().reduce(1, *) : 1)
             }
+            // im2col: (channels / group x taps) columns of the output plane, and the tap map.
+            $0.scratchElements = { inputs, outputs, _ in
+                guard inputs.count > 1, let w = inputs[1].staticShape, let y = outputs[0].staticShape else { return 0 }
+                let plane = Double(y.dropFirst(2).reduce(1, *)), taps = Double(w.dropFirst(2).reduce(1, *))
+                return plane * taps * (Double(w[1]) / 2 + 1)  // floats (4 bytes) and Ints (8), in 8-byte units
+            }
         },
         with(OperatorSchema("ConvTranspose", versions: [1, 11],
                             attributes: windowAttributes + [.int("group", 1), .ints("output_padding"), .ints("output_shape")],
@@ -32,6 +38,12 @@ extension Operators {
             $0.multiplyAdds = { inputs, _, _ in
                 Double(inputs[0].count) * Double(inputs.count > 1 ? inputs[1].shape.dropFirst().reduce(1, *) : 1)
             }
+            // col2im: (output channels / group x taps) columns of the input plane, and the tap map.
+            $0.scratchElements = { inputs, _, _ in
+                guard inputs.count > 1, let w = inputs[1].staticShape, let x = inputs[0].staticShape else { return 0 }
+                let plane = Double(x.dropFirst(2).reduce(1, *)), taps = Double(w.dropFirst(2).reduce(1, *))
+                return plane * taps * (Double(w[1]) / 2 + 1)  // floats (4 bytes) and Ints (8), in 8-byte units
+            }
         },
     ]
 
@@ -42,7 +54,7 @@ extension Operators {
         }
         let g = ctx.attributes.int("group")
         guard g >= 1, g <= x[1], x[1] % g == 0, w[0] % g == 0, w[1] * g == x[1], w[0] >= 1 else {
-            throw ctx.fail("input has \(x[1]) channels but weight \(try ctx.type(1)) with group \(g) expects \(w[1] * g)")
+            throw ctx.fail("input has \(x[1]) channels but weight \(try ctx.type(1)) with group \(g) does not fit them (the weight's channels times the group must equal the input's)")
         }
         if ctx.has(2), try ctx.shape(2) != [w[0]] {
             throw ctx.fail("bias \(try ctx.type(2)) does not match \(w[0]) output channels")

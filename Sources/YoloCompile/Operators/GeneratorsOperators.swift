@@ -32,7 +32,9 @@ extension Operators {
             guard d != 0 else { return nil }
             let (span, o) = l.subtractingReportingOverflow(s)
             guard !o else { return nil }
-            let q = span / d, r = span % d
+            // INT64_MIN / -1 overflows: that span over that step is 2^63 elements anyway.
+            let (q, o1) = span.dividedReportingOverflow(by: d), (r, o2) = span.remainderReportingOverflow(dividingBy: d)
+            guard !o1, !o2 else { return nil }
             let n = q + (r != 0 && (r > 0) == (d > 0) ? 1 : 0)
             return n <= 0 ? 0 : Int(exactly: n)
         }
@@ -40,7 +42,7 @@ extension Operators {
         guard d != 0, s.isFinite, l.isFinite, d.isFinite else { return nil }
         let n = ((l - s) / d).rounded(.up)
         guard n < Double(ShapeInference.maxElements) else { return nil }
-        return max(Int(n), 0)
+        return n > 0 ? Int(n) : 0
     }
 
     static func rangeRule(_ ctx: ShapeContext) throws -> [TensorType] {

@@ -36,8 +36,12 @@ extension Operators {
 
     static func gatherElementsRule(_ ctx: ShapeContext) throws -> [TensorType] {
         let x = try ctx.shape(0), idx = try ctx.shape(1)
-        _ = try ctx.axis(ctx.attributes.int("axis"), rank: x.count)
+        let axis = try ctx.axis(ctx.attributes.int("axis"), rank: x.count)
         guard idx.count == x.count else { throw ctx.fail("indices \(try ctx.type(1)) must have the data's rank \(x.count)") }
+        // Off the axis, an index position is a data position (onnxruntime checks the same).
+        guard x.indices.allSatisfy({ $0 == axis || idx[$0] <= x[$0] }) else {
+            throw ctx.fail("indices \(try ctx.type(1)) are larger than data \(try ctx.type(0)) off axis \(axis)")
+        }
         return [try ctx.output(0, idx)]
     }
 
@@ -61,9 +65,12 @@ extension Operators {
 
     static func scatterElementsRule(_ ctx: ShapeContext) throws -> [TensorType] {
         let x = try ctx.shape(0), idx = try ctx.shape(1), u = try ctx.shape(2)
-        _ = try ctx.axis(ctx.attributes.int("axis"), rank: x.count)
+        let axis = try ctx.axis(ctx.attributes.int("axis"), rank: x.count)
         guard idx == u, idx.count == x.count else {
             throw ctx.fail("indices \(try ctx.type(1)) and updates \(try ctx.type(2)) must match and have the data's rank \(x.count)")
+        }
+        guard x.indices.allSatisfy({ $0 == axis || idx[$0] <= x[$0] }) else {
+            throw ctx.fail("indices \(try ctx.type(1)) are larger than data \(try ctx.type(0)) off axis \(axis)")
         }
         return [try ctx.type(0)]
     }

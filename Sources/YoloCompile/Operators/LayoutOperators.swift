@@ -242,7 +242,7 @@ extension Operators {
         guard pads.count == 2 * ax.count else { throw fail("pads \(pads) must hold \(2 * ax.count) values") }
         var begin = [Int](repeating: 0, count: rank), end = begin
         for (j, a) in ax.enumerated() {
-            guard Swift.abs(pads[j]) < 1 << 24, Swift.abs(pads[j + ax.count]) < 1 << 24 else { throw fail("pads \(pads) are too large") }
+            guard (-(1 << 24) + 1..<(1 << 24)).contains(pads[j]), (-(1 << 24) + 1..<(1 << 24)).contains(pads[j + ax.count]) else { throw fail("pads \(pads) are too large") }
             begin[a] = pads[j]
             end[a] = pads[j + ax.count]
         }

@@ -27,9 +27,16 @@ extension Operators {
                 return Double(outputs[0].count) * Double(k)
             }
         },
-        OperatorSchema("Einsum", versions: [12], attributes: [.init(name: "equation", kind: .string, defaultValue: nil, required: true)],
+        with(OperatorSchema("Einsum", versions: [12], attributes: [.init(name: "equation", kind: .string, defaultValue: nil, required: true)],
                        inputs: [.input("Inputs", "T", .variadic(min: 1))], outputs: [.output("Output", "T")],
-                       types: ["T": .numeric], infer: einsumRule, kernel: Kernels.einsum),
+                       types: ["T": .numeric], infer: einsumRule, kernel: Kernels.einsum)) {
+            // Every output element sums over the summed letters' sizes.
+            $0.multiplyAdds = { inputs, outputs, a in
+                guard let e = try? EinsumEquation(a.string("equation"), shapes: inputs.map(\.shape), fail: { ShapeError(layer: "", op: "Einsum", message: $0) })
+                else { return .infinity }
+                return Double(outputs[0].count) * e.summed.map { Double(e.sizes[$0] ?? 1) }.reduce(1, *)
+            }
+        },
     ]
 
     /// numpy matmul: 1-D operands are promoted (and the added axis removed after); the last two axes

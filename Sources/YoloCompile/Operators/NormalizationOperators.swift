@@ -23,9 +23,11 @@ extension Operators {
                        inputs: [.input("X", "T"), .input("Scale", "T"), .input("B", "T", .optional)],
                        outputs: [.output("Y", "T"), .output("Mean", .float32, .optional), .output("InvStdDev", .float32, .optional)],
                        types: ["T": .floats], infer: layerNormRule, kernel: Kernels.layerNorm),
-        OperatorSchema("LRN", versions: [1, 13], attributes: [.float("alpha", 1e-4), .float("beta", 0.75), .float("bias", 1), .requiredInt("size")],
+        with(OperatorSchema("LRN", versions: [1, 13], attributes: [.float("alpha", 1e-4), .float("beta", 0.75), .float("bias", 1), .requiredInt("size")],
                        inputs: [.input("X", "T")], outputs: [.output("Y", "T", shape: .sameAs(0))],
-                       types: ["T": .floats], infer: lrnRule, kernel: Kernels.lrn),
+                       types: ["T": .floats], infer: lrnRule, kernel: Kernels.lrn)) {
+            $0.multiplyAdds = { inputs, _, a in Double(inputs[0].count) * Double(max(a.int("size"), 1)) }
+        },
         OperatorSchema("MeanVarianceNormalization", versions: [9, 13], attributes: [.ints("axes")],
                        inputs: [.input("X", "T")], outputs: [.output("Y", "T", shape: .sameAs(0))],
                        types: ["T": .floats], infer: mvnRule, kernel: Kernels.meanVarianceNorm),

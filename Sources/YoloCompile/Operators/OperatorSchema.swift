@@ -32,6 +32,9 @@ public struct OperatorSchema: Sendable {
     public var valueFromTypes: (@Sendable ([TensorType?], AttributeView) -> Tensor?)? = nil
     /// Multiply-adds one run costs (for the folding budget); nil: one per input and output element.
     public var multiplyAdds: (@Sendable ([TensorType], [TensorType], AttributeView) -> Double)? = nil
+    /// Elements of working memory the kernel allocates beyond its outputs (im2col columns, tap
+    /// maps), for the interpreter's memory limit; nil: none worth counting.
+    public var scratchElements: (@Sendable ([TensorType], [TensorType], AttributeView) -> Double)? = nil
 
     public init(_ name: String, versions: [Int], attributes: [AttributeSpec] = [], inputs: [InputSpec],
                 outputs: [OutputSpec], types: [String: TypeSet], infer rule: ShapeRule?, kernel: @escaping Kernel) {

@@ -3,22 +3,31 @@
 
 extension Operators {
     static let pooling: [OperatorSchema] = [
-        OperatorSchema("MaxPool", versions: [1, 8, 10, 11, 12],
+        with(OperatorSchema("MaxPool", versions: [1, 8, 10, 11, 12],
                        attributes: windowAttributes + [.int("ceil_mode", 0), .int("storage_order", 0)],
                        inputs: [.input("X", "T")], outputs: [.output("Y", "T"), .output("Indices", .int64, .optional)],
-                       types: ["T": [.floats, TypeSet([.int8, .uint8])]], infer: poolRule, kernel: Kernels.maxPool),
-        OperatorSchema("AveragePool", versions: [1, 7, 10, 11, 19],
+                       types: ["T": [.floats, TypeSet([.int8, .uint8])]], infer: poolRule, kernel: Kernels.maxPool)) { poolCosts(&$0) },
+        with(OperatorSchema("AveragePool", versions: [1, 7, 10, 11, 19],
                        attributes: windowAttributes + [.int("ceil_mode", 0), .int("count_include_pad", 0)],
                        inputs: [.input("X", "T")], outputs: [.output("Y", "T")],
-                       types: ["T": .floats], infer: poolRule, kernel: Kernels.averagePool),
-        OperatorSchema("LpPool", versions: [1, 2, 11, 18], attributes: windowAttributes + [.int("ceil_mode", 0), .int("p", 2)],
+                       types: ["T": .floats], infer: poolRule, kernel: Kernels.averagePool)) { poolCosts(&$0) },
+        with(OperatorSchema("LpPool", versions: [1, 2, 11, 18], attributes: windowAttributes + [.int("ceil_mode", 0), .int("p", 2)],
                        inputs: [.input("X", "T")], outputs: [.output("Y", "T")],
-                       types: ["T": .floats], infer: poolRule, kernel: Kernels.lpPool),
+                       types: ["T": .floats], infer: poolRule, kernel: Kernels.lpPool)) { poolCosts(&$0) },
         OperatorSchema("GlobalAveragePool", versions: [1], inputs: [.input("X", "T")], outputs: [.output("Y", "T")],
                        types: ["T": .floats], infer: globalPoolRule, kernel: Kernels.globalPool(max: false)),
         OperatorSchema("GlobalMaxPool", versions: [1], inputs: [.input("X", "T")], outputs: [.output("Y", "T")],
                        types: ["T": .floats], infer: globalPoolRule, kernel: Kernels.globalPool(max: true)),
     ]
+
+    /// A window's taps per output element: the work, and the tap map the kernel builds.
+    static func poolCosts(_ s: inout OperatorSchema) {
+        s.multiplyAdds = { _, outputs, a in Double(outputs[0].count) * (a.ints("kernel_shape") ?? []).reduce(1.0) { $0 * Double($1) } }
+        s.scratchElements = { _, outputs, a in
+            let plane = outputs[0].staticShape.map { Double($0.dropFirst(2).reduce(1, *)) } ?? 0
+            return plane * (a.ints("kernel_shape") ?? []).reduce(1.0) { $0 * Double($1) }
+        }
+    }
 
     static func poolRule(_ ctx: ShapeContext) throws -> [TensorType] {
         let x = try ctx.shape(0)

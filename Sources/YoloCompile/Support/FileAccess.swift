@@ -36,15 +36,20 @@ public enum InputFiles {
     }
 
     /// Refuses what is not a regular file, for readers that open the file themselves (zip, mmap).
-    public static func checkRegular(_ path: String, expected: String, fail: (String) -> any Error) throws {
-        let (fd, _) = try open(path, expected: expected, fail: fail)
+    /// Returns its size.
+    @discardableResult
+    public static func checkRegular(_ path: String, expected: String, fail: (String) -> any Error) throws -> Int {
+        let (fd, size) = try open(path, expected: expected, fail: fail)
         close(fd)
+        return size
     }
 
     /// The whole of a regular file.
-    public static func read(_ path: String, expected: String, fail: (String) -> any Error) throws -> Data {
+    /// `maxBytes` refuses a larger file before reading it.
+    public static func read(_ path: String, expected: String, maxBytes: Int = Int.max, fail: (String) -> any Error) throws -> Data {
         let (fd, size) = try open(path, expected: expected, fail: fail)
         defer { close(fd) }
+        guard size <= maxBytes else { throw fail("is \(size) bytes; \(expected) is at most \(maxBytes) bytes") }
         var data = Data(count: size)
         var got = 0
         let ok = data.withUnsafeMutableBytes { buf -> Bool in
@@ -133,7 +138,7 @@ public enum OutputFiles {
         TemporaryFiles.installHandlers()
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw Failure(file: path, message: "cannot write to folder \(dir): \(String(cString: strerror(errno)))") }
-        let tmp = String(cString: template)
+        let tmp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         TemporaryFiles.remember(tmp)
         guard let f = fdopen(fd, "wb") else {
             close(fd)

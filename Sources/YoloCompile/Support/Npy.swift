@@ -4,7 +4,11 @@ import Foundation
 /// Fortran order, either byte order) and written C-ordered and little-endian.
 public enum Npy {
     public static func read(file path: String) throws -> Tensor {
-        let b = [UInt8](try InputFiles.read(path, expected: "a .npy file") { InputError(file: path, $0) })
+        try decode([UInt8](try InputFiles.read(path, expected: "a .npy file") { InputError(file: path, $0) }), file: path)
+    }
+
+    /// A .npy file's bytes.
+    public static func decode(_ b: [UInt8], file path: String) throws -> Tensor {
         guard b.count >= 10, b[0] == 0x93, Array(b[1...5]) == Array("NUMPY".utf8) else {
             throw InputError(file: path, "is not a .npy file (no \\x93NUMPY magic)")
         }
@@ -29,7 +33,8 @@ public enum Npy {
         else { throw InputError(file: path, "the .npy header has no descr") }
         let descr = String(descrField[descrField.index(after: q1)..<q2])
         let fortran = field("fortran_order")?.hasPrefix("True") == true
-        guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else {
+        guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("),
+              let close = shapeField[open...].firstIndex(of: ")") else {
             throw InputError(file: path, "the .npy header has no shape")
         }
         let dims = shapeField[shapeField.index(after: open)..<close].split(separator: ",")

@@ -7,7 +7,7 @@ public indirect enum PickleValue: CustomStringConvertible {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    case tuple(PyTuple)
     case list(PyList)
     case dict(PyDict)
     case object(PyObject)
@@ -16,21 +16,38 @@ public indirect enum PickleValue: CustomStringConvertible {
     case storage(TorchStorage)
     case tensor(TorchTensor)
 
-    public var description: String {
+    /// A tuple of these items.
+    static func tuple(_ items: [PickleValue]) -> PickleValue { .tuple(PyTuple(items)) }
+
+    /// Bounded: three levels, eight items a level, 80 characters a string, so a message that shows a
+    /// value from a file stays one short line however deep, long or cyclic the value is.
+    public var description: String { describe(depth: 3) }
+
+    func describe(depth: Int) -> String {
+        func seq(_ items: [PickleValue], _ open: String, _ close: String) -> String {
+            guard depth > 0 else { return open + (items.isEmpty ? "" : "...") + close }
+            var parts = items.prefix(8).map { $0.describe(depth: depth - 1) }
+            if items.count > 8 { parts.append("... \(items.count - 8) more") }
+            return open + parts.joined(separator: ", ") + close
+        }
         switch self {
         case .none: return "None"
         case .bool(let b): return b ? "True" : "False"
         case .int(let i): return String(i)
         case .float(let d): return String(d)
-        case .string(let s): return "'\(s)'"
+        case .string(let s): return "'\(s.count > 80 ? String(s.prefix(80)) + "..." : s)'"
         case .bytes(let b): return "b<\(b.count) bytes>"
-        case .tuple(let t): return "(" + t.map(\.description).joined(separator: ", ") + ")"
-        case .list(let l): return "[" + l.items.map(\.description).joined(separator: ", ") + "]"
-        case .dict(let d): return "{" + d.entries.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
-        case .object(let o): return "<\(o.className)>"
-        case .global(let g): return g
-        case .storage(let s): return "<storage \(s.key)>"
-        case .tensor(let t): return "<tensor \(t.shape)>"
+        case .tuple(let t): return seq(t.items, "(", ")")
+        case .list(let l): return seq(l.items, "[", "]")
+        case .dict(let d):
+            guard depth > 0 else { return d.entries.isEmpty ? "{}" : "{...}" }
+            var parts = d.entries.prefix(8).map { "\($0.key.describe(depth: depth - 1)): \($0.value.describe(depth: depth - 1))" }
+            if d.entries.count > 8 { parts.append("... \(d.entries.count - 8) more") }
+            return "{" + parts.joined(separator: ", ") + "}"
+        case .object(let o): return "<\(o.className.count > 80 ? String(o.className.prefix(80)) + "..." : o.className)>"
+        case .global(let g): return g.count > 80 ? String(g.prefix(80)) + "..." : g
+        case .storage(let s): return "<storage \(s.key.count > 80 ? String(s.key.prefix(80)) + "..." : s.key)>"
+        case .tensor(let t): return "<tensor \(t.shape.count > 8 ? "rank \(t.shape.count)" : "\(t.shape)")>"
         }
     }
 
@@ -42,21 +59,30 @@ public indirect enum PickleValue: CustomStringConvertible {
     public var items: [PickleValue]? {
         switch self {
         case .list(let l): return l.items
-        case .tuple(let t): return t
+        case .tuple(let t): return t.items
         default: return nil
         }
     }
+}
+
+/// Every container is a class whose deinit hands its children to `PickleRelease`, so a value nested
+/// 100,000 deep is freed in a loop, not by 100,000 nested releases (a stack overflow).
+public final class PyTuple {
+    public fileprivate(set) var items: [PickleValue]
+    init(_ items: [PickleValue]) { self.items = items }
+    deinit { PickleRelease.drain(take(&items)) }
 }
 
 /// A Python list (or set): a reference, because pickles append to memoised lists.
 public final class PyList {
     public var items: [PickleValue]
     init(_ items: [PickleValue] = []) { self.items = items }
+    deinit { PickleRelease.drain(take(&items)) }
 }
 
 /// A Python dict, in insertion order.
 public final class PyDict {
-    public private(set) var entries: [(key: PickleValue, value: PickleValue)] = []
+    public fileprivate(set) var entries: [(key: PickleValue, value: PickleValue)] = []
     private var index: [String: Int] = [:]
 
     public func set(_ k: PickleValue, _ v: PickleValue) {
@@ -66,12 +92,20 @@ public final class PyDict {
     }
 
     public subscript(_ key: String) -> PickleValue? { index[key].map { entries[$0].value } }
+
+    fileprivate func takeAll() -> [PickleValue] {
+        let e = take(&entries)
+        index = [:]
+        return e.flatMap { [$0.key, $0.value] }
+    }
+
+    deinit { PickleRelease.drain(takeAll()) }
 }
 
 /// An instance of a class the reader does not know: its class path, constructor arguments and state.
 public final class PyObject {
     public let className: String
-    public let arguments: [PickleValue]
+    public fileprivate(set) var arguments: [PickleValue]
     public var state: PickleValue = .none
 
     init(className: String, arguments: [PickleValue]) {
@@ -82,8 +116,49 @@ public final class PyObject {
     /// An attribute from the pickled `__dict__` state.
     public subscript(_ name: String) -> PickleValue? {
         if let d = state.dict { return d[name] }
-        if case .tuple(let t) = state, let d = t.first?.dict { return d[name] }
+        if case .tuple(let t) = state, let d = t.items.first?.dict { return d[name] }
         return nil
+    }
+
+    fileprivate func takeAll() -> [PickleValue] {
+        var all = take(&arguments)
+        all.append(state)
+        state = .none
+        return all
+    }
+
+    deinit { PickleRelease.drain(takeAll()) }
+}
+
+private func take<T>(_ a: inout [T]) -> [T] {
+    let all = a
+    a = []
+    return all
+}
+
+/// Frees a container's children without recursion: a child held nowhere else gives up its own
+/// children to the work list before it is released, so no release ever cascades.
+enum PickleRelease {
+    static func drain(_ children: [PickleValue]) {
+        var work = children
+        while var v = work.popLast() {
+            switch v {
+            case .tuple(var t):
+                v = .none
+                if isKnownUniquelyReferenced(&t) { work += take(&t.items) }
+            case .list(var l):
+                v = .none
+                if isKnownUniquelyReferenced(&l) { work += take(&l.items) }
+            case .dict(var d):
+                v = .none
+                if isKnownUniquelyReferenced(&d) { work += d.takeAll() }
+            case .object(var o):
+                v = .none
+                if isKnownUniquelyReferenced(&o) { work += o.takeAll() }
+            default:
+                break
+            }
+        }
     }
 }
 

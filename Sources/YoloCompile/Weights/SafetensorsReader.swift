@@ -10,6 +10,11 @@ public enum SafetensorsReader {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
             throw WeightsError(file: path, "cannot read the file")
         }
+        return try read(data: data, file: path)
+    }
+
+    /// A safetensors file held in memory (or mapped).
+    public static func read(data: Data, file path: String) throws -> WeightStore {
         guard data.count >= 8 else { throw WeightsError(file: path, "is too short for a safetensors header") }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(data.count - 8) else {
@@ -33,8 +38,9 @@ public enum SafetensorsReader {
             guard b >= 0, e >= b, e <= dataSize else {
                 throw lie("data_offsets [\(b), \(e)] fall outside the \(dataSize) data bytes")
             }
-            guard e - b == count * size else {
-                throw lie("shape \(shape) of \(dtype) needs \(count * size) bytes, data_offsets give \(e - b)")
+            let need = MemoryLimit.byteCount(count, elementSize: size)
+            guard e - b == need else {
+                throw lie("shape \(shape) of \(dtype) needs \(need == Int.max ? "more than 2^63" : String(need)) bytes, data_offsets give \(e - b)")
             }
             ranges.append((b, e, name))
             store.add(name, WeightEntry(shape: shape, dtype: dtype, loader: {

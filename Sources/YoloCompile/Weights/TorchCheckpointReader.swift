@@ -8,16 +8,29 @@ import ZIPFoundation
 /// one at a time when a tensor is bound, so memory stays near the size of what is bound.
 public enum TorchCheckpointReader {
     public static func open(_ path: String) throws -> WeightStore {
-        try InputFiles.checkRegular(path, expected: "a PyTorch checkpoint") { WeightsError(file: path, $0) }
+        let size = try InputFiles.checkRegular(path, expected: "a PyTorch checkpoint") { WeightsError(file: path, $0) }
         let archive: Archive
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
             throw WeightsError(file: path, "is not a readable zip archive (truncated or corrupt): \(error)")
         }
+        return try read(archive, fileSize: size, path: path)
+    }
+
+    /// A checkpoint held in memory (the fuzzer's entry point).
+    public static func read(bytes: Data, file path: String) throws -> WeightStore {
+        let archive: Archive
+        do { archive = try Archive(data: bytes, accessMode: .read) } catch {
+            throw WeightsError(file: path, "is not a readable zip archive (truncated or corrupt): \(error)")
+        }
+        return try read(archive, fileSize: bytes.count, path: path)
+    }
+
+    static func read(_ archive: Archive, fileSize: Int, path: String) throws -> WeightStore {
         guard let pkl = archive.first(where: { $0.path.hasSuffix("data.pkl") && $0.path.split(separator: "/").count == 2 }) else {
             throw WeightsError(file: path, "is a zip without ARCHIVE/data.pkl, so not a torch.save checkpoint")
         }
         let prefix = String(pkl.path.dropLast("data.pkl".count))
-        let pickleBytes = try readEntry(archive, pkl, path: path, limit: 1 << 30, what: "data.pkl")
+        let pickleBytes = try readEntry(archive, pkl, path: path, limit: 1 << 30, fileSize: fileSize, what: "data.pkl")
 
         let unpickler = Unpickler(bytes: pickleBytes, file: path) { pid in
             // ('storage', storage_type, key, location, numel)
@@ -27,16 +40,22 @@ public enum TorchCheckpointReader {
             guard case .global(let cls) = t[1], let dtype = TorchDType(storageClass: String(cls.split(separator: ".").last ?? "")) else {
                 throw WeightsError(file: path, "storage \(key) has unsupported type \(t[1])")
             }
+            // The storage's bytes must be countable (they are checked against its zip entry when read).
+            guard count >= 0, !count.multipliedReportingOverflow(by: dtype.byteSize).overflow else {
+                throw WeightsError(file: path, "storage \(key) claims \(count) elements")
+            }
             return .storage(TorchStorage(key: key, dtype: dtype, count: count))
         }
         let root = try unpickler.load()
 
         func tensorEntry(_ name: String, _ t: TorchTensor) throws -> WeightEntry {
             guard let count = ShapeRules.elementCount(t.shape) else { throw WeightsError(file: path, "tensor \(name): invalid shape \(t.shape)") }
-            // The furthest element the view reads must lie inside the storage.
-            let last = t.offset + zip(t.shape, t.strides).reduce(0) { $0 + ($1.0 > 0 ? ($1.0 - 1) * $1.1 : 0) }
-            if count > 0 && last >= t.storage.count {
-                throw WeightsError(file: path, "tensor \(name): view reaches element \(last) of storage \(t.storage.key), which has \(t.storage.count)")
+            // The furthest element the view reads must lie inside the storage (checked: offsets and
+            // strides come from the file).
+            if count > 0 {
+                guard let last = viewEnd(t), last < t.storage.count else {
+                    throw WeightsError(file: path, "tensor \(name): a view of offset \(t.offset), shape \(t.shape) and strides \(t.strides) reaches past storage \(t.storage.key), which has \(t.storage.count) elements")
+                }
             }
             return WeightEntry(shape: t.shape, dtype: t.storage.dtype.rawValue, loader: {
                 let entryPath = prefix + "data/" + t.storage.key
@@ -47,7 +66,7 @@ public enum TorchCheckpointReader {
                 guard Int(clamping: entry.uncompressedSize) >= need else {
                     throw WeightsError(file: path, "tensor \(name): storage \(entryPath) holds \(entry.uncompressedSize) bytes, \(t.storage.count) \(t.storage.dtype.rawValue) elements need \(need)")
                 }
-                let bytes = try readEntry(archive, entry, path: path, limit: need, what: "tensor \(name)")
+                let bytes = try readEntry(archive, entry, path: path, limit: need, fileSize: fileSize, what: "tensor \(name)")
                 guard bytes.count >= need else {
                     throw WeightsError(file: path, "tensor \(name): storage \(entryPath) gave \(bytes.count) bytes, needs \(need)")
                 }
@@ -101,39 +120,102 @@ public enum TorchCheckpointReader {
         return store
     }
 
+    /// The furthest storage element a strided view reads, or nil if it overflows.
+    static func viewEnd(_ t: TorchTensor) -> Int? {
+        var last = t.offset
+        for (d, s) in zip(t.shape, t.strides) where d > 0 {
+            let (step, o1) = (d - 1).multipliedReportingOverflow(by: s)
+            let (sum, o2) = last.addingReportingOverflow(step)
+            guard !o1, !o2 else { return nil }
+            last = sum
+        }
+        return last
+    }
+
+    /// How deep a module tree may nest, how long a state_dict name may be, and how many modules and
+    /// tensors a walk may visit: a checkpoint whose `_modules` hold themselves (a cycle), nest without
+    /// end, or share children so that the paths multiply is refused, not followed.
+    static let maxModuleDepth = 256, maxNameLength = 4096, maxVisits = 1 << 22
+
     /// state_dict names from an nn.Module tree: `_parameters` and persistent `_buffers` of each
-    /// module, children from `_modules`, joined with dots. Also records BatchNorm eps.
-    static func walkModule(_ m: PyObject, prefix: String, store: WeightStore,
+    /// module, children from `_modules`, joined with dots. Also records BatchNorm eps. Walked with an
+    /// explicit stack, in PyTorch's order (a module's own tensors, then each child's).
+    static func walkModule(_ root: PyObject, prefix rootPrefix: String, store: WeightStore,
                            entry: (String, TorchTensor) throws -> WeightEntry) throws
     {
-        let nonPersistent = Set(m["_non_persistent_buffers_set"]?.items?.compactMap(\.string) ?? [])
-        for key in ["_parameters", "_buffers"] {
-            for (k, v) in m[key]?.dict?.entries ?? [] {
-                guard let name = k.string, case .tensor(let t) = v else { continue }
-                if key == "_buffers" && nonPersistent.contains(name) { continue }
-                store.add(prefix + name, try entry(prefix + name, t))
+        var pending: [(module: PyObject, prefix: String, depth: Int)] = [(root, rootPrefix, 0)]
+        var visits = 0
+        func refuse(_ m: String) -> WeightsError { WeightsError(file: store.file, m) }
+        while let (m, prefix, depth) = pending.popLast() {
+            guard depth <= maxModuleDepth else {
+                throw refuse("the module tree nests deeper than \(maxModuleDepth) levels (a module that contains itself?) at \(prefix.prefix(120))...")
             }
-        }
-        if m.className.hasSuffix("BatchNorm2d"), case .float(let eps)? = m["eps"] {
-            store.batchNormEpsilon[String(prefix.dropLast())] = Float(eps)
-        }
-        for (k, v) in m["_modules"]?.dict?.entries ?? [] {
-            guard let name = k.string, let child = v.object else { continue }
-            try walkModule(child, prefix: prefix + name + ".", store: store, entry: entry)
+            let nonPersistent = Set(m["_non_persistent_buffers_set"]?.items?.compactMap(\.string) ?? [])
+            for key in ["_parameters", "_buffers"] {
+                for (k, v) in m[key]?.dict?.entries ?? [] {
+                    visits += 1
+                    guard visits <= maxVisits else { throw refuse("the module tree holds more than \(maxVisits) modules and tensors") }
+                    guard let name = k.string, case .tensor(let t) = v else { continue }
+                    if key == "_buffers" && nonPersistent.contains(name) { continue }
+                    guard prefix.utf8.count + name.utf8.count <= maxNameLength else {
+                        throw refuse("a state_dict name is longer than \(maxNameLength) bytes: \(prefix.prefix(120))...")
+                    }
+                    store.add(prefix + name, try entry(prefix + name, t))
+                }
+            }
+            if m.className.hasSuffix("BatchNorm2d"), case .float(let eps)? = m["eps"] {
+                store.batchNormEpsilon[String(prefix.dropLast())] = Float(eps)
+            }
+            var children: [(PyObject, String, Int)] = []
+            for (k, v) in m["_modules"]?.dict?.entries ?? [] {
+                visits += 1
+                guard visits <= maxVisits else { throw refuse("the module tree holds more than \(maxVisits) modules and tensors") }
+                guard let name = k.string, let child = v.object else { continue }
+                guard prefix.utf8.count + name.utf8.count < maxNameLength else {
+                    throw refuse("a module path is longer than \(maxNameLength) bytes: \(prefix.prefix(120))...")
+                }
+                children.append((child, prefix + name + ".", depth + 1))
+            }
+            pending += children.reversed()
         }
     }
 
-    /// An entry's bytes, refusing more than `limit` (a corrupt size must not exhaust memory).
-    static func readEntry(_ archive: Archive, _ entry: Entry, path: String, limit: Int, what: String) throws -> [UInt8] {
-        guard entry.uncompressedSize <= UInt64(limit) else {
-            throw WeightsError(file: path, "\(what): zip entry \(entry.path) claims \(entry.uncompressedSize) bytes, more than expected (\(limit))")
+    /// An entry's bytes. Refused before anything is allocated: a size above `limit` or the memory limit,
+    /// compressed bytes the file cannot hold, or an uncompressed size those bytes cannot hold (stored:
+    /// the same; deflated: at most deflate's largest ratio, 1032:1). Refused after reading: more bytes
+    /// than declared (inflation stops there), fewer, or a CRC-32 other than the one the zip records.
+    static func readEntry(_ archive: Archive, _ entry: Entry, path: String, limit: Int, fileSize: Int, what: String) throws -> [UInt8] {
+        func corrupt(_ m: String) -> WeightsError { WeightsError(file: path, "\(what): zip entry \(entry.path) \(m)") }
+        guard entry.type == .file else { throw corrupt("is a \(entry.type == .symlink ? "symbolic link" : "directory"), not a file") }
+        let declared = entry.uncompressedSize
+        guard declared <= UInt64(max(limit, 0)) else {
+            throw corrupt("claims \(declared) bytes, more than expected (\(limit))")
+        }
+        try MemoryLimit.check(Int(declared), for: "\(what) (zip entry \(entry.path))", file: path)
+        guard entry.compressedSize <= UInt64(fileSize) else {
+            throw corrupt("claims \(entry.compressedSize) bytes of data, the file has \(fileSize)")
+        }
+        let ceiling = entry.isCompressed ? entry.compressedSize * 1032 : entry.compressedSize
+        guard declared <= ceiling else {
+            throw corrupt("claims \(declared) bytes from \(entry.compressedSize) \(entry.isCompressed ? "deflated" : "stored") bytes, which cannot hold them")
         }
         var out = [UInt8]()
-        out.reserveCapacity(Int(entry.uncompressedSize))
+        out.reserveCapacity(Int(declared))
+        let crc: CRC32
         do {
-            _ = try archive.extract(entry, skipCRC32: false) { chunk in out.append(contentsOf: chunk) }
+            crc = try archive.extract(entry, skipCRC32: false) { chunk in
+                // Inflation stops at the declared size: a deflate stream that says more is a bomb.
+                guard UInt64(out.count + chunk.count) <= declared else { throw Archive.ArchiveError.invalidEntrySize }
+                out.append(contentsOf: chunk)
+            }
+        } catch Archive.ArchiveError.invalidEntrySize {
+            throw corrupt("holds more than the \(declared) bytes it declares")
         } catch {
-            throw WeightsError(file: path, "\(what): cannot read zip entry \(entry.path) (truncated or corrupt): \(error)")
+            throw corrupt("cannot be read (truncated or corrupt): \(error)")
+        }
+        guard UInt64(out.count) == declared else { throw corrupt("holds \(out.count) bytes, declares \(declared)") }
+        guard crc == entry.checksum else {
+            throw corrupt(String(format: "is corrupt: its CRC-32 is %08x, the zip records %08x", crc, entry.checksum))
         }
         return out
     }

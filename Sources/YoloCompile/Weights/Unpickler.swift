@@ -34,6 +34,15 @@ public struct Unpickler {
         var pos = 0
         var opPos = 0
         let n = bytes.count
+        // Opcodes that copy a memoised container (REDUCE of OrderedDict or set, _codecs.encode) could
+        // make a small pickle do quadratic work; copies are charged against a budget linear in its size.
+        var copyBudget = 16 * n + (1 << 20)
+        func charge(_ k: Int) throws {
+            copyBudget -= k
+            guard copyBudget >= 0 else {
+                throw fail("the pickle copies more than \(16 * n + (1 << 20)) items for its \(n) bytes (a decompression bomb?)")
+            }
+        }
 
         // Errors name the offset of the opcode being read.
         func fail(_ m: String) -> PickleError { PickleError(file: file, message: "pickle byte \(opPos): \(m)") }
@@ -166,7 +175,7 @@ public struct Unpickler {
                 stack.append(.global(m + "." + nm))
             case 0x52:  // REDUCE
                 let args = try pop(), callable = try pop()
-                stack.append(try reduce(callable, args.items ?? [], fail: fail))
+                stack.append(try reduce(callable, args.items ?? [], fail: fail, charge: charge))
             case 0x81:  // NEWOBJ
                 let args = try pop(), cls = try pop()
                 guard case .global(let c) = cls else { throw fail("NEWOBJ of \(cls)") }
@@ -191,17 +200,21 @@ public struct Unpickler {
         throw fail("ends without STOP")
     }
 
-    func reduce(_ callable: PickleValue, _ args: [PickleValue], fail: (String) -> PickleError) throws -> PickleValue {
+    func reduce(_ callable: PickleValue, _ args: [PickleValue], fail: (String) -> PickleError,
+                charge: (Int) throws -> Void) throws -> PickleValue {
         guard case .global(let name) = callable else { throw fail("REDUCE of \(callable), not a global") }
         switch name {
         case "collections.OrderedDict", "collections.defaultdict":
             let d = PyDict()
             if let pairs = args.first?.items {
+                try charge(pairs.count)
                 for p in pairs { if let kv = p.items, kv.count == 2 { d.set(kv[0], kv[1]) } }
             }
             return .dict(d)
         case "builtins.set", "__builtin__.set", "builtins.frozenset", "__builtin__.frozenset":
-            return .list(PyList(args.first?.items ?? []))
+            let items = args.first?.items ?? []
+            try charge(items.count)
+            return .list(PyList(items))
         case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
             guard args.count >= 4, case .storage(let s) = args[0], case .int(let offset) = args[1],
                   let size = args[2].items, let stride = args[3].items
@@ -219,6 +232,7 @@ public struct Unpickler {
         case "torch.device": return args.first ?? .none
         case "_codecs.encode":
             guard let s = args.first?.string else { return .bytes([]) }
+            try charge(s.utf8.count)
             return .bytes(s.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
         case "builtins.bytearray", "__builtin__.bytearray": return args.first ?? .bytes([])
         case "copyreg._reconstructor", "copy_reg._reconstructor":

@@ -26,7 +26,10 @@ extension Kernels {
         else { throw ctx.fail("invalid slice") }
         let src = contiguousStrides(x.shape)
         let offset = zip(p.start, src).reduce(0) { $0 + $1.0 * $1.1 }
-        return [x.strided(shape: p.count, offset: offset, steps: zip(p.step, src).map { $0 * $1 })]
+        // A step past the axis's size reads one element, as a step of the size does; clamped so the
+        // file's step (up to 2^63) cannot overflow the stride.
+        let steps = zip(zip(p.step, src), x.shape).map { ps, d in Swift.min(Swift.max(ps.0, -Swift.max(d, 1)), Swift.max(d, 1)) * ps.1 }
+        return [x.strided(shape: p.count, offset: offset, steps: steps)]
     }
 
     static let concat: Kernel = { ctx in

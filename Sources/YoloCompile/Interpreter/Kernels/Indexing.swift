@@ -156,7 +156,11 @@ extension Kernels {
         var axis = ctx.attributes.int("axis")
         if axis < 0 { axis += out.count }
         let depth = out[axis]
-        let iv = idx.doubleValues.map { Int64($0.rounded(.towardZero)) }
+        // NaN, infinities and sizes past 2^62 are out of range: an all-off row (Int64.max never matches).
+        let iv = idx.doubleValues.map { v -> Int64 in
+            let t = v.rounded(.towardZero)
+            return t.isFinite && Swift.abs(t) < 0x1p62 ? Int64(t) : Int64.max
+        }
         let inner = out[(axis + 1)...].reduce(1, *)
         let picked = mapIndices(out) { pos in
             var flat = 0
