@@ -62,6 +62,36 @@ head:
 """
 
 
+# Two layers: a checkpoint of a few tensors keeps the torch fuzzer at thousands of runs a second.
+MICRO = """nc: 1
+anchors:
+  - [10,13, 16,30]
+backbone:
+  [[-1, 1, Conv, [4, 3, 2]]]
+head:
+  [[[0], 1, Detect, [nc, anchors]]]
+"""
+
+
+def state_dict_zip():
+    """torch.save({'w': float32 (2, 2), 'b': float16 (2,) viewed at offset 1 with stride 2}) as torch writes it."""
+    import io
+    import zipfile
+    pkl = (b"\x80\x02}q\x00(X\x01\x00\x00\x00wq\x01ctorch._utils\n_rebuild_tensor_v2\nq\x02((X\x07\x00\x00\x00storageq\x03"
+           b"ctorch\nFloatStorage\nq\x04X\x01\x00\x00\x000q\x05X\x03\x00\x00\x00cpuq\x06K\x04tq\x07QK\x00K\x02K\x02\x86q\x08"
+           b"K\x02K\x01\x86q\t\x89ccollections\nOrderedDict\nq\n)Rq\x0btq\x0cRq\rX\x01\x00\x00\x00bq\x0eh\x02((h\x03"
+           b"ctorch\nHalfStorage\nq\x0fX\x01\x00\x00\x001q\x10h\x06K\x05tq\x11QK\x01K\x02\x85q\x12K\x02\x85q\x13\x89h\n)Rq\x14"
+           b"tq\x15Rq\x16u.")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/byteorder", "little")
+        z.writestr("archive/data/0", np.arange(4, dtype="<f4").tobytes())
+        z.writestr("archive/data/1", np.arange(5, dtype="<f2").tobytes())
+        z.writestr("archive/version", "3\n")
+    return buf.getvalue()
+
+
 def reset(name):
     d = CORPUS / name
     shutil.rmtree(d, ignore_errors=True)
@@ -100,7 +130,10 @@ def main():
                 shutil.copy(src, d / f"{t}.onnx")
 
         d = reset("torch")
-        subprocess.run([sys.executable, ROOT / "tools/make_checkpoint.py", cfg, d / "tiny-checkpoint.pt"], check=True, capture_output=True)
+        micro = Path(tmp) / "micro.yaml"
+        micro.write_text(MICRO)
+        subprocess.run([sys.executable, ROOT / "tools/make_checkpoint.py", micro, d / "micro-checkpoint.pt"], check=True, capture_output=True)
+        (d / "state-dict.pt").write_bytes(state_dict_zip())
 
     d = reset("safetensors")
     rng = np.random.default_rng(0)

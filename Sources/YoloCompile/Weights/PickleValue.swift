@@ -1,6 +1,6 @@
 /// What a pickle holds, as data. Nothing is imported or run: classes become `PyObject`s that keep
 /// their constructor arguments and state, known tensor-rebuild functions become `TorchTensor`s.
-public indirect enum PickleValue: CustomStringConvertible {
+public enum PickleValue: CustomStringConvertible {
     case none
     case bool(Bool)
     case int(Int)
@@ -70,14 +70,14 @@ public indirect enum PickleValue: CustomStringConvertible {
 public final class PyTuple {
     public fileprivate(set) var items: [PickleValue]
     init(_ items: [PickleValue]) { self.items = items }
-    deinit { PickleRelease.drain(take(&items)) }
+    deinit { PickleRelease.drain(&items) }
 }
 
 /// A Python list (or set): a reference, because pickles append to memoised lists.
 public final class PyList {
     public var items: [PickleValue]
     init(_ items: [PickleValue] = []) { self.items = items }
-    deinit { PickleRelease.drain(take(&items)) }
+    deinit { PickleRelease.drain(&items) }
 }
 
 /// A Python dict, in insertion order.
@@ -99,7 +99,10 @@ public final class PyDict {
         return e.flatMap { [$0.key, $0.value] }
     }
 
-    deinit { PickleRelease.drain(takeAll()) }
+    deinit {
+        var children = takeAll()
+        PickleRelease.drain(&children)
+    }
 }
 
 /// An instance of a class the reader does not know: its class path, constructor arguments and state.
@@ -127,7 +130,10 @@ public final class PyObject {
         return all
     }
 
-    deinit { PickleRelease.drain(takeAll()) }
+    deinit {
+        var children = takeAll()
+        PickleRelease.drain(&children)
+    }
 }
 
 private func take<T>(_ a: inout [T]) -> [T] {
@@ -139,25 +145,25 @@ private func take<T>(_ a: inout [T]) -> [T] {
 /// Frees a container's children without recursion: a child held nowhere else gives up its own
 /// children to the work list before it is released, so no release ever cascades.
 enum PickleRelease {
-    static func drain(_ children: [PickleValue]) {
-        var work = children
+    /// Takes `work` over (it is emptied): an array shared with a caller would keep every child alive
+    /// past the uniqueness checks.
+    static func drain(_ work: inout [PickleValue]) {
         while var v = work.popLast() {
+            // The container is moved into an optional and the value dropped (after the switch, whose
+            // subject copy would otherwise hold a second reference), so uniqueness can be asked.
+            var tuple: PyTuple?, list: PyList?, dict: PyDict?, object: PyObject?
             switch v {
-            case .tuple(var t):
-                v = .none
-                if isKnownUniquelyReferenced(&t) { work += take(&t.items) }
-            case .list(var l):
-                v = .none
-                if isKnownUniquelyReferenced(&l) { work += take(&l.items) }
-            case .dict(var d):
-                v = .none
-                if isKnownUniquelyReferenced(&d) { work += d.takeAll() }
-            case .object(var o):
-                v = .none
-                if isKnownUniquelyReferenced(&o) { work += o.takeAll() }
-            default:
-                break
+            case .tuple(let t): tuple = t
+            case .list(let l): list = l
+            case .dict(let d): dict = d
+            case .object(let o): object = o
+            default: continue
             }
+            v = .none
+            if isKnownUniquelyReferenced(&tuple) { work += take(&tuple!.items) }
+            if isKnownUniquelyReferenced(&list) { work += take(&list!.items) }
+            if isKnownUniquelyReferenced(&dict) { work += dict!.takeAll() }
+            if isKnownUniquelyReferenced(&object) { work += object!.takeAll() }
         }
     }
 }

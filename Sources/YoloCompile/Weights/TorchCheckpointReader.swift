@@ -16,15 +16,6 @@ public enum TorchCheckpointReader {
         return try read(archive, fileSize: size, path: path)
     }
 
-    /// A checkpoint held in memory (the fuzzer's entry point).
-    public static func read(bytes: Data, file path: String) throws -> WeightStore {
-        let archive: Archive
-        do { archive = try Archive(data: bytes, accessMode: .read) } catch {
-            throw WeightsError(file: path, "is not a readable zip archive (truncated or corrupt): \(error)")
-        }
-        return try read(archive, fileSize: bytes.count, path: path)
-    }
-
     static func read(_ archive: Archive, fileSize: Int, path: String) throws -> WeightStore {
         guard let pkl = archive.first(where: { $0.path.hasSuffix("data.pkl") && $0.path.split(separator: "/").count == 2 }) else {
             throw WeightsError(file: path, "is a zip without ARCHIVE/data.pkl, so not a torch.save checkpoint")

@@ -17,7 +17,9 @@ enum FuzzOnnx {
                 for v in graph.inputs {
                     let type = graph.type(of: v)
                     guard let shape = type.staticShape, let n = ShapeRules.elementCount(shape), n <= 4096 else { return }
-                    inputs.append(Tensor(shape: shape, values: [Double](repeating: 0, count: n), dtype: type.dtype))
+                    inputs.append(type.dtype.storage == .ints
+                        ? Tensor(shape: shape, ints: [Int64](repeating: 1, count: n), dtype: type.dtype)
+                        : Tensor(shape: shape, values: [Double](repeating: 0.5, count: n), dtype: type.dtype))
                 }
                 _ = try? Interpreter(graph).run(inputs)
             }
