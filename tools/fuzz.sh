@@ -17,9 +17,10 @@ case "$target" in
   safetensors) product=FuzzSafetensors ;; npy) product=FuzzNpy ;;
   *) echo "fuzz: unknown target '$target' (config, onnx, torch, safetensors, npy)" >&2; exit 2 ;;
 esac
+# FUZZ_NO_BUILD=1 skips the build (to run two targets at once after one build).
 # The targets exist only when YOLO_FUZZ is set (Package.swift); their own build folder keeps the
 # sanitized objects apart from the release build.
-YOLO_FUZZ=1 swift build -c release --build-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
+[ -n "${FUZZ_NO_BUILD:-}" ] || YOLO_FUZZ=1 swift build -c release --build-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
   --product "$product" 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3
 work=.build/fuzz-corpus/$target findings=.build/fuzz-findings/$target
 mkdir -p "$work" "$findings"

@@ -105,4 +105,22 @@ final class HostileInputTests: XCTestCase {
             assertConfigError(wide, "m.yaml:4: layer 1: Conv: holding the model's parameters and constants (up to model.1.conv.weight) needs 2416934912 bytes (2.3 GiB), more than the memory limit of 1073741824 bytes (1.0 GiB) (--memory-limit raises it)")
         }
     }
+
+    /// INT64_MIN / -1 and its remainder wrap as two's complement (numpy and onnxruntime agree), never trap.
+    func testIntegerDivisionOfInt64MinByMinusOne() throws {
+        let g = try GraphParser().parse("""
+        graph "div" {
+          input %a: i64[2]
+          const %b: i64[2] = [-1,-1]
+          %q: i64[2] = Div(%a, %b)  # /div
+          %r: i64[2] = Mod(%a, %b)  # /mod
+          %f: i64[2] = Mod(%a, %b) {fmod = 1}  # /fmod
+          output %q
+          output %r
+          output %f
+        }
+        """)
+        let out = try Interpreter(g).run([Tensor(shape: [2], ints: [Int64.min, 7])])
+        XCTAssertEqual(out.map(\.ints), [[Int64.min, -7], [0, 0], [0, 0]])
+    }
 }
