@@ -42,7 +42,7 @@ extension YoloCompileCommand {
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) }  // --help, --version
             let first = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("error: \(first.escapedForTerminal)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(first.escapedForTerminal.bounded(1000))\n".utf8))
             Foundation.exit(code.rawValue)
         }
     }
@@ -129,12 +129,13 @@ func reportingErrors(_ body: () throws -> Void) throws {
         throw e
     } catch {
         // One line, whatever the message holds: text from a file cannot forge a line or a terminal escape.
-        FileHandle.standardError.write(Data("error: \("\(error)".escapedForTerminal)\n".utf8))
+        // At most 1,000 characters: a value echoed from a file (a 1 MB key, say) cannot flood the terminal.
+        FileHandle.standardError.write(Data("error: \("\(error)".escapedForTerminal.bounded(1000))\n".utf8))
         throw ExitCode(1)
     }
 }
 
-func note(_ s: String) { FileHandle.standardError.write(Data("note: \(s.escapedForTerminal)\n".utf8)) }
+func note(_ s: String) { FileHandle.standardError.write(Data("note: \(s.escapedForTerminal.bounded(1000))\n".utf8)) }
 
 /// Prints a line that may hold text from a file, escaped (see `escapedForTerminal`).
 func say(_ s: String) { print(s.escapedForTerminal) }

@@ -76,11 +76,15 @@ final class HostileInputTests: XCTestCase {
                           "m.yaml:7: nests deeper than 64 levels; a model config needs a handful")
     }
 
-    /// Aliases of aliases ("billion laughs") are refused by count.
+    /// Aliases of aliases ("billion laughs") are refused by count, even after a quote inside a word; deep
+    /// nesting built from aliases is refused once they are followed.
     func testAliasStormIsRefused() {
         var text = head + "a0: &a0 [1, 1]\n"
-        for i in 1...20 { text += "a\(i): &a\(i) [*a\(i - 1), *a\(i - 1)]\n" }
+        for i in 1...20 { text += "a\(i): &a\(i) [it's, *a\(i - 1), *a\(i - 1)]\n" }
         assertConfigError(text, "m.yaml:16: uses more than 16 YAML aliases (*name); a model config needs none")
+        var chain = head + "b0: &b0 " + String(repeating: "[", count: 30) + String(repeating: "]", count: 30) + "\n"
+        for i in 1...3 { chain += "b\(i): &b\(i) " + String(repeating: "[", count: 30) + "*b\(i - 1)" + String(repeating: "]", count: 30) + "\n" }
+        assertConfigError(chain, "m.yaml:8: nests deeper than 64 levels once its aliases are followed; a model config needs a handful")
     }
 
     /// Integer arguments at Int.min, anchors at 1e19 and inf, and multiples at NaN are refused, not trapped on.

@@ -157,7 +157,26 @@ def test_deflate_bomb_stops_at_the_declared_size(tmp_path):
     data = patch_zip(data, "archive/data.pkl", local=[(22, "<I", 243)], central=[(24, "<I", 243)])
     f = tmp_path / "bomb.pt"
     f.write_bytes(data)
-    refused(["inspect", f], f"{f}: data.pkl: zip entry archive/data.pkl holds more than the 243 bytes it declares")
+    # torch.save never compresses; a compressed entry is refused rather than inflated.
+    refused(["inspect", f], f"{f}: data.pkl: zip entry archive/data.pkl is compressed; torch.save stores its entries uncompressed "
+                            "(resave the checkpoint with torch.save)")
+
+
+def test_zip_claims_past_the_file_are_refused(tmp_path):
+    data = STATE_DICT.read_bytes()
+    eocd = data.rindex(b"PK\x05\x06")
+    entries, cd_size, cd_offset = struct.unpack_from("<HII", data, eocd + 10)
+    # A zip64 end record whose central directory lies at 2^63 (ZIPFoundation would trap converting it).
+    z64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, entries, entries, cd_size, 2**63)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, eocd, 1)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    f = tmp_path / "zip64.pt"
+    f.write_bytes(data[:eocd] + z64 + locator + end)
+    refused(["inspect", f], f"{f}: claims a central directory at 9223372036854775808, past the file's {eocd + len(z64) + 42} bytes")
+    # A local header past the end of the file.
+    f = tmp_path / "local.pt"
+    f.write_bytes(patch_zip(data, "archive/data.pkl", central=[(42, "<I", len(data) + 10)]))
+    refused(["inspect", f], f"{f}: zip entry archive/data.pkl: claims a local header at {len(data) + 10}, past the file's {len(data)} bytes")
 
 
 def checkpoint_pickle(root):
@@ -214,7 +233,7 @@ def test_run_refuses_past_the_memory_limit(tmp_path):
     np.save(x, np.zeros((1, 3, 64, 64), np.float32))
     r = subprocess.run([BIN, "run", m, "--input", x, "-o", tmp_path / "y.npy", "--memory-limit", "100K"], capture_output=True, text=True)
     assert r.returncode == 1
-    assert r.stderr.startswith("error: interpreter: node /model.0/conv/Conv (Conv): running the node (its outputs 32768 bytes, scratch 737280 bytes, ")
+    assert r.stderr.startswith("error: interpreter: node /model.0/conv/Conv (Conv): running the node (its outputs 32768 bytes, scratch ")
     assert r.stderr.endswith("more than the memory limit of 102400 bytes (100.0 KiB) (--memory-limit raises it)\n")
     assert not (tmp_path / "y.npy").exists()
 
@@ -315,3 +334,12 @@ def test_run_writes_all_of_its_outputs_or_none(tmp_path):
     (out / "y.1.npy").rmdir()
     cli("run", m, "--input", tmp_path / "x.npy", "-o", out / "y.npy")
     assert sorted(p.name for p in out.iterdir()) == ["y.1.npy", "y.npy"]  # output0 at the path, output k at .k
+
+
+def test_a_long_value_in_a_message_is_bounded(tmp_path):
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("nc: '" + "x" * 100_000 + "'\nanchors: 1\nbackbone: []\nhead: []\n")
+    r = subprocess.run([BIN, "summary", cfg], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"error: {cfg}:1: 'nc' must be a positive integer, got xxx")
+    assert r.stderr.endswith(" more characters)\n") and len(r.stderr) < 1100

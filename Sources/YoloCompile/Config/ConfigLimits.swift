@@ -25,38 +25,62 @@ enum ConfigLimits {
         var indents: [Int] = []
         var flow = 0
         var aliases = 0
-        var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let bytes = Array(line.utf8)
+        let all = Array(text.utf8)
+        // Lines end where YAML says they do: LF, CR LF, CR, NEL, LS and PS.
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0, i = 0
+        while i < all.count {
+            let c = all[i]
+            var breakLength = 0
+            if c == 0x0A { breakLength = 1 }
+            else if c == 0x0D { breakLength = i + 1 < all.count && all[i + 1] == 0x0A ? 2 : 1 }
+            else if c == 0xC2, i + 1 < all.count, all[i + 1] == 0x85 { breakLength = 2 }
+            else if c == 0xE2, i + 2 < all.count, all[i + 1] == 0x80, all[i + 2] == 0xA8 || all[i + 2] == 0xA9 { breakLength = 3 }
+            if breakLength > 0 {
+                lines.append(all[start..<i])
+                i += breakLength
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        lines.append(all[start..<all.count])
+        for (index, line) in lines.enumerated() {
+            let lineNumber = index + 1
+            let bytes = Array(line)
+            // Aliases are counted wherever `*` starts a token, in quotes and comments too: over-counting
+            // costs nothing (configs use none), missing one could cost an exponential walk.
+            for j in bytes.indices where bytes[j] == UInt8(ascii: "*") && j + 1 < bytes.count && bytes[j + 1] != 0x20 {
+                guard j == 0 || [0x20, 0x09, UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":"),
+                                 UInt8(ascii: "-"), UInt8(ascii: "'"), UInt8(ascii: "\"")].contains(bytes[j - 1]) else { continue }
+                aliases += 1
+                guard aliases <= maxAliases else {
+                    throw ConfigError(file: file, line: lineNumber, "uses more than \(maxAliases) YAML aliases (*name); a model config needs none")
+                }
+            }
             let indent = bytes.prefix { $0 == 0x20 || $0 == 0x09 }.count
             guard indent < bytes.count, bytes[indent] != UInt8(ascii: "#") else { continue }
             while let last = indents.last, last >= indent { indents.removeLast() }
             indents.append(indent)
             var inline = 0
             var quote: UInt8? = nil
-            var i = indent
-            while i < bytes.count {
-                let c = bytes[i]
+            var k = indent
+            while k < bytes.count {
+                let c = bytes[k]
                 if let q = quote {
                     if c == q { quote = nil }
-                } else if c == 0x27 || c == 0x22 {
+                } else if c == 0x27 || c == 0x22, k == indent || [0x20, 0x09, UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "-")].contains(bytes[k - 1]) {
+                    // Only at a token's start: `it's` in a plain scalar opens nothing. (A quote the
+                    // scanner misreads can only hide nesting, which the composed tree is checked for.)
                     quote = c
-                } else if c == UInt8(ascii: "#"), i == 0 || bytes[i - 1] == 0x20 || bytes[i - 1] == 0x09 {
+                } else if c == UInt8(ascii: "#"), k == 0 || bytes[k - 1] == 0x20 || bytes[k - 1] == 0x09 {
                     break
-                } else if c == UInt8(ascii: "*"), i + 1 < bytes.count, bytes[i + 1] != 0x20,
-                          i == indent || [0x20, 0x09, UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":")].contains(bytes[i - 1])
-                {
-                    aliases += 1
-                    guard aliases <= maxAliases else {
-                        throw ConfigError(file: file, line: lineNumber, "uses more than \(maxAliases) YAML aliases (*name); a model config needs none")
-                    }
                 } else if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
                     flow += 1
                 } else if c == UInt8(ascii: "]") || c == UInt8(ascii: "}") {
                     flow = max(0, flow - 1)
                 } else if (c == UInt8(ascii: "-") || c == UInt8(ascii: "?") || c == UInt8(ascii: ":")),
-                          i + 1 == bytes.count || bytes[i + 1] == 0x20 || bytes[i + 1] == 0x09
+                          k + 1 == bytes.count || bytes[k + 1] == 0x20 || bytes[k + 1] == 0x09
                 {
                     inline += 1
                 }
@@ -64,24 +88,28 @@ enum ConfigLimits {
                 guard depth <= maxDepth else {
                     throw ConfigError(file: file, line: lineNumber, "nests deeper than \(maxDepth) levels; a model config needs a handful")
                 }
-                i += 1
+                k += 1
             }
         }
     }
 
-    /// Refuses a composed tree that expands (aliases counted each time they are used) past `maxNodes`.
+    /// Refuses a composed tree that expands (aliases counted each time they are used) past `maxNodes`,
+    /// or nests past `maxDepth` once aliases are followed (the front end walks values recursively).
     static func checkExpansion(_ root: Yams.Node, file: String) throws {
-        var pending = [root]
+        var pending = [(root, 1)]
         var count = 0
-        while let n = pending.popLast() {
+        while let (n, depth) = pending.popLast() {
             count += 1
             guard count <= maxNodes else {
                 throw ConfigError(file: file, line: n.mark?.line, "expands to more than \(maxNodes) YAML values (aliases of aliases?); a model config has a few thousand")
             }
+            guard depth <= maxDepth else {
+                throw ConfigError(file: file, line: n.mark?.line, "nests deeper than \(maxDepth) levels once its aliases are followed; a model config needs a handful")
+            }
             switch n {
             case .scalar: break
-            case .sequence(let s): pending += s
-            case .mapping(let m): for (k, v) in m { pending.append(k); pending.append(v) }
+            case .sequence(let s): pending += s.map { ($0, depth + 1) }
+            case .mapping(let m): for (k, v) in m { pending.append((k, depth + 1)); pending.append((v, depth + 1)) }
             case .alias: break
             }
         }

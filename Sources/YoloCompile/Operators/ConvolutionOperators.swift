@@ -18,11 +18,13 @@ extension Operators {
             $0.multiplyAdds = { inputs, outputs, _ in
                 Double(outputs[0].count) * Double(inputs.count > 1 ? inputs[1].shape.dropFirst().reduce(1, *) : 1)
             }
-            // im2col: (channels / group x taps) columns of the output plane, and the tap map.
+            // im2col: (channels / group x taps) float columns of the output plane (none for a depthwise
+            // conv), and, outside the 2-D float path, a tap map of Ints. In 8-byte units.
             $0.scratchElements = { inputs, outputs, _ in
                 guard inputs.count > 1, let w = inputs[1].staticShape, let y = outputs[0].staticShape else { return 0 }
                 let plane = Double(y.dropFirst(2).reduce(1, *)), taps = Double(w.dropFirst(2).reduce(1, *))
-                return plane * taps * (Double(w[1]) / 2 + 1)  // floats (4 bytes) and Ints (8), in 8-byte units
+                let columns = w[1] == 1 ? 0 : plane * taps * Double(w[1]) / 2
+                return columns + (y.count == 4 && inputs[0].dtype == .float32 ? 0 : plane * taps)
             }
         },
         with(OperatorSchema("ConvTranspose", versions: [1, 11],

@@ -115,12 +115,14 @@ public enum OutputFiles {
                 throw Failure(file: path, message: "writing failed (disk full?): \(String(cString: strerror(errno)))")
             }
         }
-        for (tmp, (path, _)) in zip(temporaries, files) {
+        while !temporaries.isEmpty {
+            let tmp = temporaries[0], path = files[files.count - temporaries.count].path
             guard rename(tmp, path) == 0 else {
                 throw Failure(file: path, message: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
             }
+            temporaries.removeFirst()
+            TemporaryFiles.forget(tmp)
         }
-        temporaries.removeAll()
     }
 
     /// An exclusive, unpredictably named file beside `path` (mkstemp), registered for removal on a signal.
@@ -140,6 +142,10 @@ public enum OutputFiles {
         guard fd >= 0 else { throw Failure(file: path, message: "cannot write to folder \(dir): \(String(cString: strerror(errno)))") }
         let tmp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         TemporaryFiles.remember(tmp)
+        // mkstemp makes the file 0600; the output gets the mode a newly created file would (0666 & ~umask).
+        let mask = umask(0)
+        umask(mask)
+        fchmod(fd, 0o666 & ~mask)
         guard let f = fdopen(fd, "wb") else {
             close(fd)
             unlink(tmp)
@@ -154,7 +160,7 @@ public enum OutputFiles {
 /// SIGINT and SIGTERM unlink them, then the signal's default action ends the process.
 enum TemporaryFiles {
     static let capacity = 64
-    nonisolated(unsafe) static var slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+    nonisolated(unsafe) static let slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
         let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
         p.initialize(repeating: nil, count: capacity)
         return p
@@ -181,7 +187,11 @@ enum TemporaryFiles {
         guard !installed else { return }
         installed = true
         _ = slots  // initialised before any handler can run
-        for sig in [SIGINT, SIGTERM] {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            // A signal the parent set to be ignored (a background job's SIGINT) stays ignored.
+            var current = sigaction()
+            sigaction(sig, nil, &current)
+            if unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1 { continue }  // SIG_IGN
             signal(sig) { s in
                 for i in 0..<TemporaryFiles.capacity {
                     if let p = TemporaryFiles.slots[i] { unlink(p) }

@@ -24,9 +24,13 @@ extension String {
         }
     }
 
-    /// At most `limit` characters, the rest counted: values echoed in messages stay short.
+    /// At most `limit` Unicode scalars (not characters: one letter with a million combining marks is one
+    /// character), the rest counted: values echoed in messages stay short.
     public func bounded(_ limit: Int = 200) -> String {
-        guard count > limit else { return self }
-        return String(prefix(limit)) + "... (\(count - limit) more characters)"
+        let n = unicodeScalars.count
+        guard n > limit else { return self }
+        var out = String.UnicodeScalarView()
+        out.append(contentsOf: unicodeScalars.prefix(limit))
+        return String(out) + "... (\(n - limit) more characters)"
     }
 }

@@ -8,7 +8,12 @@ import ZIPFoundation
 /// one at a time when a tensor is bound, so memory stays near the size of what is bound.
 public enum TorchCheckpointReader {
     public static func open(_ path: String) throws -> WeightStore {
-        let size = try InputFiles.checkRegular(path, expected: "a PyTorch checkpoint") { WeightsError(file: path, $0) }
+        let (fd, size) = try InputFiles.open(path, expected: "a PyTorch checkpoint") { WeightsError(file: path, $0) }
+        do { try ZipStructure.check(fd: fd, size: size) } catch let e as ZipStructure.Failure {
+            close(fd)
+            throw WeightsError(file: path, e.message)
+        }
+        close(fd)
         let archive: Archive
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
             throw WeightsError(file: path, "is not a readable zip archive (truncated or corrupt): \(error)")
@@ -60,6 +65,10 @@ public enum TorchCheckpointReader {
                 let bytes = try readEntry(archive, entry, path: path, limit: need, fileSize: fileSize, what: "tensor \(name)")
                 guard bytes.count >= need else {
                     throw WeightsError(file: path, "tensor \(name): storage \(entryPath) gave \(bytes.count) bytes, needs \(need)")
+                }
+                // An empty view reads nothing (its offset may be anything).
+                if count == 0 {
+                    return t.storage.dtype.isFloat ? Tensor(shape: t.shape, floats: []) : Tensor(shape: t.shape, ints: [])
                 }
                 let contiguous = t.strides == contiguousStrides(t.shape) || count <= 1
                 return try bytes.withUnsafeBytes { raw in
@@ -126,7 +135,7 @@ public enum TorchCheckpointReader {
     /// How deep a module tree may nest, how long a state_dict name may be, and how many modules and
     /// tensors a walk may visit: a checkpoint whose `_modules` hold themselves (a cycle), nest without
     /// end, or share children so that the paths multiply is refused, not followed.
-    static let maxModuleDepth = 256, maxNameLength = 4096, maxVisits = 1 << 22
+    static let maxModuleDepth = 256, maxNameLength = 4096, maxVisits = 1 << 22, maxNameBytes = 64 << 20
 
     /// state_dict names from an nn.Module tree: `_parameters` and persistent `_buffers` of each
     /// module, children from `_modules`, joined with dots. Also records BatchNorm eps. Walked with an
@@ -135,7 +144,7 @@ public enum TorchCheckpointReader {
                            entry: (String, TorchTensor) throws -> WeightEntry) throws
     {
         var pending: [(module: PyObject, prefix: String, depth: Int)] = [(root, rootPrefix, 0)]
-        var visits = 0
+        var visits = 0, nameBytes = 0
         func refuse(_ m: String) -> WeightsError { WeightsError(file: store.file, m) }
         while let (m, prefix, depth) = pending.popLast() {
             guard depth <= maxModuleDepth else {
@@ -151,6 +160,9 @@ public enum TorchCheckpointReader {
                     guard prefix.utf8.count + name.utf8.count <= maxNameLength else {
                         throw refuse("a state_dict name is longer than \(maxNameLength) bytes: \(prefix.prefix(120))...")
                     }
+                    // Shared children multiply the names: their total is bounded too.
+                    nameBytes += prefix.utf8.count + name.utf8.count
+                    guard nameBytes <= maxNameBytes else { throw refuse("the module tree's state_dict names exceed \(maxNameBytes) bytes") }
                     store.add(prefix + name, try entry(prefix + name, t))
                 }
             }
@@ -171,13 +183,18 @@ public enum TorchCheckpointReader {
         }
     }
 
-    /// An entry's bytes. Refused before anything is allocated: a size above `limit` or the memory limit,
-    /// compressed bytes the file cannot hold, or an uncompressed size those bytes cannot hold (stored:
-    /// the same; deflated: at most deflate's largest ratio, 1032:1). Refused after reading: more bytes
-    /// than declared (inflation stops there), fewer, or a CRC-32 other than the one the zip records.
+    /// An entry's bytes (`ZipStructure` has checked the sizes and offsets against the file). Refused
+    /// before anything is allocated: a compressed entry, a size above `limit` or the memory limit, or
+    /// more bytes than the file holds. Refused after reading: more bytes than declared, fewer, or a
+    /// CRC-32 other than the one the zip records.
     static func readEntry(_ archive: Archive, _ entry: Entry, path: String, limit: Int, fileSize: Int, what: String) throws -> [UInt8] {
         func corrupt(_ m: String) -> WeightsError { WeightsError(file: path, "\(what): zip entry \(entry.path) \(m)") }
         guard entry.type == .file else { throw corrupt("is a \(entry.type == .symlink ? "symbolic link" : "directory"), not a file") }
+        // torch.save stores every entry; ZIPFoundation's inflate on Linux reads past an entry's compressed
+        // bytes until its stream ends (a truncated stream spins), so compressed entries are refused.
+        guard !entry.isCompressed else {
+            throw corrupt("is compressed; torch.save stores its entries uncompressed (resave the checkpoint with torch.save)")
+        }
         let declared = entry.uncompressedSize
         guard declared <= UInt64(max(limit, 0)) else {
             throw corrupt("claims \(declared) bytes, more than expected (\(limit))")
@@ -186,16 +203,14 @@ public enum TorchCheckpointReader {
         guard entry.compressedSize <= UInt64(fileSize) else {
             throw corrupt("claims \(entry.compressedSize) bytes of data, the file has \(fileSize)")
         }
-        let ceiling = entry.isCompressed ? entry.compressedSize * 1032 : entry.compressedSize
-        guard declared <= ceiling else {
-            throw corrupt("claims \(declared) bytes from \(entry.compressedSize) \(entry.isCompressed ? "deflated" : "stored") bytes, which cannot hold them")
+        guard declared <= entry.compressedSize else {
+            throw corrupt("claims \(declared) bytes from \(entry.compressedSize) stored bytes")
         }
         var out = [UInt8]()
         out.reserveCapacity(Int(declared))
         let crc: CRC32
         do {
             crc = try archive.extract(entry, skipCRC32: false) { chunk in
-                // Inflation stops at the declared size: a deflate stream that says more is a bomb.
                 guard UInt64(out.count + chunk.count) <= declared else { throw Archive.ArchiveError.invalidEntrySize }
                 out.append(contentsOf: chunk)
             }

@@ -175,14 +175,17 @@ public struct Unpickler {
                 stack.append(.global(m + "." + nm))
             case 0x52:  // REDUCE
                 let args = try pop(), callable = try pop()
+                try charge(args.items?.count ?? 0)  // the object keeps a copy of a memoised list's items
                 stack.append(try reduce(callable, args.items ?? [], fail: fail, charge: charge))
             case 0x81:  // NEWOBJ
                 let args = try pop(), cls = try pop()
+                try charge(args.items?.count ?? 0)
                 guard case .global(let c) = cls else { throw fail("NEWOBJ of \(cls)") }
                 stack.append(.object(PyObject(className: c, arguments: args.items ?? [])))
             case 0x92:  // NEWOBJ_EX
                 _ = try pop()
                 let args = try pop(), cls = try pop()
+                try charge(args.items?.count ?? 0)
                 guard case .global(let c) = cls else { throw fail("NEWOBJ_EX of \(cls)") }
                 stack.append(.object(PyObject(className: c, arguments: args.items ?? [])))
             case 0x62:  // BUILD
