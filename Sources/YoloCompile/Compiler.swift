@@ -35,10 +35,10 @@ public enum Compiler {
             guard let embedded = s.embeddedConfig else {
                 throw WeightsError(file: path, "is a \(s.format) without a model config; give the config YAML and pass this file with --weights")
             }
-            config = try ConfigParser.parse(yaml: embedded.yaml, file: path + " (embedded " + embedded.name + ")")
+            config = try ConfigParser.parse(yaml: embedded.yaml, file: path + " (embedded " + embedded.name + ")", scale: options.scale)
             store = s
         } else {
-            config = try ConfigParser.parse(file: path)
+            config = try ConfigParser.parse(file: path, scale: options.scale)
         }
         var named = config
         if let store, let embedded = store.embeddedConfig {
@@ -65,7 +65,7 @@ public enum Compiler {
     public static func compile(configFile: String, options: CompileOptions, fuse: Bool = true,
                                parameters: (any ParameterSource)? = nil) throws -> CompiledModel
     {
-        let config = try ConfigParser.parse(file: configFile)
+        let config = try ConfigParser.parse(file: configFile, scale: options.scale)
         return try compile(config, options: options, fuse: fuse, parameters: parameters)
     }
 
@@ -91,6 +91,7 @@ public enum Compiler {
         }
         var lowered = try ModelLowering.lower(config, options: opts, parameters: parameters)
         if let sizeNote { lowered.notes.insert(sizeNote, at: 0) }
+        lowered.notes.insert(contentsOf: config.notes, at: 0)
         try Verifier.verify(lowered.graph)
         var g = lowered.graph
         if !keepUnfused { lowered.graph = Graph(name: g.name) }

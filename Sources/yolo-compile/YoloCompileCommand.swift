@@ -86,8 +86,11 @@ struct ResourceOptions: ParsableArguments {
 
 /// Options shared by the commands that compile a config.
 struct ModelOptions: ParsableArguments {
-    @Argument(help: "The model YAML (YOLOv5 format), or a YOLOv5 training checkpoint (best.pt) that carries its config.")
+    @Argument(help: "The model YAML (YOLOv5 or Ultralytics format), or a training checkpoint (best.pt) that carries its config.")
     var config: String
+
+    @Option(help: "The scale of an Ultralytics config's 'scales' (n, s, m, l, x). Default: the file name's (yolov8n.yaml is n).")
+    var scale: String?
 
     @Option(help: "Trained weights for the config: safetensors, a torch.save state_dict, or a YOLOv5 checkpoint.")
     var weights: String?
@@ -112,11 +115,13 @@ struct ModelOptions: ParsableArguments {
         guard (1...2).contains(imgsz.count) else { throw ValidationError("--imgsz takes one or two numbers, got \(imgsz.count)") }
         guard imgsz.allSatisfy({ $0 >= 1 && $0 <= 16384 }) else { throw ValidationError("--imgsz must be between 1 and 16384, got \(imgsz)") }
         guard batch >= 1 && batch <= 1024 else { throw ValidationError("--batch must be between 1 and 1024, got \(batch)") }
+        if let scale { guard !scale.isEmpty, scale.count <= 16 else { throw ValidationError("--scale must be a scale name such as n or s, got '\(scale)'") } }
     }
 
     var compileOptions: CompileOptions {
         var o = CompileOptions(imageHeight: imgsz[0], imageWidth: imgsz.count > 1 ? imgsz[1] : imgsz[0], batch: batch, seed: seed)
         o.allowNonFiniteWeights = allowNonfiniteWeights
+        o.scale = scale
         return o
     }
 }

@@ -1,17 +1,34 @@
 import Foundation
 import Yams
 
-/// Reads a YOLOv5 model YAML into a `ModelConfig`, keeping each row's line for error messages.
+/// Reads a YOLOv5 or Ultralytics model YAML into a `ModelConfig`, keeping each row's line for error messages.
 public enum ConfigParser {
-    public static func parse(file: String) throws -> ModelConfig {
-        let data = try InputFiles.read(file, expected: "a model YAML file", maxBytes: ConfigLimits.maxBytes) { ConfigError(file: file, line: nil, $0) }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: file, line: nil, "is not UTF-8 text, expected a model YAML file")
+    /// `scale` picks one of an Ultralytics config's `scales:`; without it the file name decides
+    /// (`yolov8n.yaml` is scale n), as Ultralytics does. A name such as `yolov8n.yaml` that does not exist
+    /// reads `yolov8.yaml` beside it, Ultralytics' unified file for all five scales.
+    public static func parse(file: String, scale: String? = nil) throws -> ModelConfig {
+        var path = file
+        var notes: [String] = []
+        if !FileManager.default.fileExists(atPath: file), let unified = ModelScale.unifiedPath(file),
+           FileManager.default.fileExists(atPath: unified)
+        {
+            path = unified
+            notes.append("\(file) does not exist; reading \(unified), its unified config, as Ultralytics does")
         }
-        return try parse(yaml: text, file: file)
+        let data = try InputFiles.read(path, expected: "a model YAML file", maxBytes: ConfigLimits.maxBytes) { ConfigError(file: path, line: nil, $0) }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, "is not UTF-8 text, expected a model YAML file")
+        }
+        var config = try parse(yaml: text, file: path, scale: scale, scaleFromFileName: ModelScale.guess(fromPath: file))
+        config.notes.insert(contentsOf: notes, at: 0)
+        return config
     }
 
-    public static func parse(yaml text: String, file: String) throws -> ModelConfig {
+    /// Which of an Ultralytics config's `scales:` applies: `scale` (the user's `--scale`); else, for a file,
+    /// the scale its name gives (`scaleFromFileName`: Ultralytics' yaml_model_load sets the config's
+    /// `scale` from the name, "" when the name has none); else, for a checkpoint's config (nil), its
+    /// `scale:` key; else the first scale, with a note, as parse_model does.
+    public static func parse(yaml text: String, file: String, scale: String? = nil, scaleFromFileName: String? = nil) throws -> ModelConfig {
         try ConfigLimits.checkText(text, file: file)
         let root: Yams.Node
         do {
@@ -45,11 +62,35 @@ public enum ConfigParser {
             }
             return v
         }
-        let gd = try multiple("depth_multiple")
-        let gw = try multiple("width_multiple")
+        var gd = try multiple("depth_multiple")
+        var gw = try multiple("width_multiple")
+        let dialect: ConfigDialect = value("anchors") == nil ? .ultralytics : .yolov5
+        var notes: [String] = []
+        var chosenScale: String? = nil
+        var maxChannels: Int? = nil
+        if dialect == .ultralytics, let scalesNode = value("scales") {
+            let scales = try ModelScale.parseScales(scalesNode, file: file)
+            let named = scaleFromFileName ?? value("scale")?.string ?? ""
+            if let asked = scale ?? (named.isEmpty ? nil : named) {
+                guard let s = scales.first(where: { $0.name == asked }) else {
+                    throw ConfigError(file: file, line: scalesNode.mark?.line, "has no scale '\(asked)' (its scales: \(scales.map(\.name).joined(separator: ", ")))")
+                }
+                chosenScale = s.name
+            } else {
+                chosenScale = scales[0].name
+                notes.append("no model scale given (by --scale or a file name such as yolov8\(scales[0].name).yaml); assuming scale '\(scales[0].name)', as Ultralytics does")
+            }
+            let s = scales.first { $0.name == chosenScale }!
+            (gd, gw, maxChannels) = (s.depth, s.width, s.maxChannels)
+        } else if let s = scale {
+            throw ConfigError(file: file, line: nil, "has no 'scales' (an Ultralytics config's list of n, s, m, l, x), so --scale \(s) cannot apply")
+        }
 
+        let anchors: AnchorSpec?
+        if dialect == .ultralytics {
+            anchors = nil
+        } else {
         let anchorsNode = try require("anchors", "per-level anchor sizes, or a count per level")
-        let anchors: AnchorSpec
         switch anchorsNode {
         case .sequence(let levels):
             var lv: [[Double]] = []
@@ -76,14 +117,33 @@ public enum ConfigParser {
             }
             anchors = .count(k)
         }
+        }
 
         var activation: String? = nil
         if let a = value("activation") {
             guard let s = a.string else { throw ConfigError(file: file, line: a.mark?.line, "'activation' must be a string like nn.SiLU()") }
             activation = s
         }
+        var keypointShape: [Int]? = nil
+        if let k = value("kpt_shape") {
+            guard case .sequence(let items) = k, items.count == 2, case .int(let n) = resolveScalar(items[0]),
+                  case .int(let d) = resolveScalar(items[1]), n >= 1, n <= 10_000, d == 2 || d == 3 else {
+                throw ConfigError(file: file, line: k.mark?.line, "'kpt_shape' must be [keypoints, 2 or 3], like [17, 3]")
+            }
+            keypointShape = [n, d]
+        }
+        var regMax = 16
+        if let r = value("reg_max") {
+            guard case .int(let v) = resolveScalar(r), v >= 1, v <= 256 else {
+                throw ConfigError(file: file, line: r.mark?.line, "'reg_max' must be an integer from 1 to 256")
+            }
+            regMax = v
+        }
+        if let e = value("end2end"), case .bool(true) = resolveScalar(e) {
+            throw ConfigError(file: file, line: e.mark?.line, "'end2end: True' (a one-to-one head with its top-k selection in the graph) is not supported yet")
+        }
         var ch = 3
-        if let c = value("ch") {
+        if let c = value("ch") ?? value("channels") {
             guard case .int(let v) = resolveScalar(c), v >= 1, v <= 1 << 16 else {
                 throw ConfigError(file: file, line: c.mark?.line, "'ch' must be an integer from 1 to 65536")
             }
@@ -94,7 +154,7 @@ public enum ConfigParser {
             names = items.map { $0.string ?? "" }
         }
 
-        let ctx = ResolveContext(nc: nc, anchors: anchors.asArg)
+        let ctx = ResolveContext(nc: nc, anchors: anchors?.asArg, keypointShape: keypointShape.map { .list($0.map { .int($0) }) })
         var rows: [LayerRow] = []
         for section in ["backbone", "head"] {
             let sec = try require(section, "a list of [from, number, module, args] rows")
@@ -105,14 +165,25 @@ public enum ConfigParser {
                 rows.append(try parseRow(item, index: rows.count, ctx: ctx, file: file))
             }
         }
-        return ModelConfig(file: file, nc: nc, depthMultiple: gd, widthMultiple: gw, anchors: anchors,
-                           activation: activation, activationLine: value("activation")?.mark?.line,
-                           inputChannels: ch, rows: rows, names: names)
+        var config = ModelConfig(file: file, dialect: dialect, nc: nc, depthMultiple: gd, widthMultiple: gw, maxChannels: maxChannels,
+                                 scale: chosenScale, anchors: anchors, keypointShape: keypointShape, regMax: regMax,
+                                 activation: activation, activationLine: value("activation")?.mark?.line,
+                                 inputChannels: ch, rows: rows, names: names)
+        if dialect == .ultralytics && chosenScale == nil {
+            // parse_model's `scale` without scales: the file name's letter, or the checkpoint's key
+            // (C3k2 reads it).
+            config.scale = scaleFromFileName ?? value("scale")?.string
+        }
+        config.notes = notes
+        return config
     }
 
+    /// The names a row's string args resolve to (YOLOv5 evals them; Ultralytics looks them up in
+    /// parse_model's locals).
     struct ResolveContext {
         var nc: Int
-        var anchors: ArgValue
+        var anchors: ArgValue?
+        var keypointShape: ArgValue?
     }
 
     static func parseRow(_ node: Yams.Node, index: Int, ctx: ResolveContext, file: String) throws -> LayerRow {
@@ -155,7 +226,8 @@ public enum ConfigParser {
             if case .string(let s) = v {
                 // YOLOv5 evals strings: the names it knows resolve, others stay strings.
                 if s == "nc" { return .int(ctx.nc) }
-                if s == "anchors" { return ctx.anchors }
+                if s == "anchors", let a = ctx.anchors { return a }
+                if s == "kpt_shape", let k = ctx.keypointShape { return k }
             }
             return v
         }

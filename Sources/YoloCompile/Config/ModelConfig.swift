@@ -30,13 +30,34 @@ public struct LayerRow: Sendable, Equatable {
     }
 }
 
-/// A YOLOv5 model config, as `parse_model` reads it.
+/// Whose parse_model reads a config. They share the YAML shape and most module names, but differ in
+/// channel scaling (`max_channels`), in what `Detect`, `Segment`, `Classify` and `Bottleneck` are, and
+/// in the modules they know. A config with an `anchors:` key is YOLOv5's (its parse_model requires
+/// one); one without is Ultralytics' (the `ultralytics` package, 8.x).
+public enum ConfigDialect: String, Sendable, Equatable {
+    case yolov5 = "YOLOv5"
+    case ultralytics = "Ultralytics"
+}
+
+/// A YOLOv5 or Ultralytics model config, as its `parse_model` reads it.
 public struct ModelConfig: Sendable, Equatable {
     public var file: String
+    public var dialect: ConfigDialect = .yolov5
     public var nc: Int
+    /// After the scale is applied (Ultralytics' `scales:` set depth, width and max_channels).
     public var depthMultiple: Double
     public var widthMultiple: Double
-    public var anchors: AnchorSpec
+    /// Ultralytics: channels are clamped to this before the width gain (`scales:`' third value).
+    public var maxChannels: Int? = nil
+    /// Ultralytics: parse_model's `scale`: the one chosen from `scales:` (n, s, m, l, x), or without
+    /// scales the letter the file name gives ("" for none; C3k2 reads it).
+    public var scale: String? = nil
+    /// YOLOv5's anchors; nil for Ultralytics' anchor-free configs.
+    public var anchors: AnchorSpec?
+    /// Ultralytics pose models: keypoints per object and values per keypoint (2 or 3).
+    public var keypointShape: [Int]? = nil
+    /// Ultralytics: the DFL bins per box side (`reg_max`, 16 unless the config says).
+    public var regMax: Int = 16
     /// `activation: nn.LeakyReLU(0.1)` and the like; nil keeps SiLU.
     public var activation: String?
     public var activationLine: Int?
@@ -45,11 +66,14 @@ public struct ModelConfig: Sendable, Equatable {
     public var rows: [LayerRow]
     /// Class names when the config carries them; YOLOv5's default is the index as a string.
     public var names: [String]?
+    /// What the front end decided for the user (the scale it assumed, the file it read), to print.
+    public var notes: [String] = []
 
     public var anchorsPerLevel: Int {
         switch anchors {
-        case .perLevel(let l): return (l.first?.count ?? 0) / 2
-        case .count(let n): return n
+        case .perLevel(let l)?: return (l.first?.count ?? 0) / 2
+        case .count(let n)?: return n
+        case nil: return 0
         }
     }
 }

@@ -42,20 +42,24 @@ public enum Activation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Applies the activation under the scope `act` (YOLOv5's name for it; other blocks name it otherwise).
-    public func lower(_ b: GraphBuilder, _ x: ValueID, scope: String = "act") throws -> ValueID {
+    /// Applies the activation under the scope `act` (YOLOv5's name for it; other blocks name it otherwise;
+    /// nil for a layer that is the activation itself, such as a config's `nn.ReLU` row).
+    public func lower(_ b: GraphBuilder, _ x: ValueID, scope: String? = "act") throws -> ValueID {
         if self == .identity { return x }
-        return try b.scoped(scope) {
-            switch self {
-            case .silu: return try b.op("Mul", [x, try b.op("Sigmoid", [x])])
-            case .relu: return try b.op("Relu", [x])
-            case .relu6: return try b.op("Clip", [x, b.constant(scalar: 0), b.constant(scalar: 6)])
-            case .hardswish: return try b.op("HardSwish", [x])
-            case .sigmoid: return try b.op("Sigmoid", [x])
-            case .tanh: return try b.op("Tanh", [x])
-            case .leakyRelu(let a): return try b.op("LeakyRelu", [x], ["alpha": .float(a)])
-            case .identity: return x
-            }
+        guard let scope else { return try apply(b, x) }
+        return try b.scoped(scope) { try apply(b, x) }
+    }
+
+    private func apply(_ b: GraphBuilder, _ x: ValueID) throws -> ValueID {
+        switch self {
+        case .silu: return try b.op("Mul", [x, try b.op("Sigmoid", [x])])
+        case .relu: return try b.op("Relu", [x])
+        case .relu6: return try b.op("Clip", [x, b.constant(scalar: 0), b.constant(scalar: 6)])
+        case .hardswish: return try b.op("HardSwish", [x])
+        case .sigmoid: return try b.op("Sigmoid", [x])
+        case .tanh: return try b.op("Tanh", [x])
+        case .leakyRelu(let a): return try b.op("LeakyRelu", [x], ["alpha": .float(a)])
+        case .identity: return x
         }
     }
 }

@@ -1,22 +1,23 @@
 // YOLOv5's bottleneck family (models/common.py): Bottleneck, BottleneckCSP, C3.
 
-/// `Bottleneck(c1, c2, shortcut=True, g=1, e=0.5)` in the current scope.
+/// `Bottleneck(c1, c2, shortcut=True, g=1, e=0.5)` in the current scope: cv1 a 1x1 Conv, cv2 a 3x3 one.
+/// Ultralytics' Bottleneck takes the two kernels as `k=(k1, k2)` (default (3, 3)).
 func lowerBottleneck(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, shortcut: Bool, g: Int, e: Double,
-                     act: Activation) throws -> ValueID
+                     k: (Int, Int) = (1, 3), act: Activation) throws -> ValueID
 {
     let c_ = Int(Double(c2) * e)
-    let y1 = try lowerConvSubmodule(b, "cv1", x, c1, c_, k: 1, s: 1, act: act)
-    let y2 = try lowerConvSubmodule(b, "cv2", y1, c_, c2, k: 3, s: 1, g: g, act: act)
+    let y1 = try lowerConvSubmodule(b, "cv1", x, c1, c_, k: k.0, s: 1, act: act)
+    let y2 = try lowerConvSubmodule(b, "cv2", y1, c_, c2, k: k.1, s: 1, g: g, act: act)
     return shortcut && c1 == c2 ? try b.op("Add", [x, y2]) : y2
 }
 
 /// n Bottlenecks with e=1.0 in an nn.Sequential (named `0` ... `n-1` in the current scope).
 func lowerBottleneckStack(_ b: GraphBuilder, _ x: ValueID, c: Int, n: Int, shortcut: Bool, g: Int,
-                          act: Activation) throws -> ValueID
+                          k: (Int, Int) = (1, 3), act: Activation) throws -> ValueID
 {
     var y = x
     for i in 0..<n {
-        y = try b.scoped(String(i)) { try lowerBottleneck(b, y, c1: c, c2: c, shortcut: shortcut, g: g, e: 1.0, act: act) }
+        y = try b.scoped(String(i)) { try lowerBottleneck(b, y, c1: c, c2: c, shortcut: shortcut, g: g, e: 1.0, k: k, act: act) }
     }
     return y
 }

@@ -12,6 +12,8 @@ public struct CompileOptions: Sendable {
     public var allowUnmetSizeRequirements = false
     /// Accept trained weights holding NaN or infinities (refused by default, naming the first tensor).
     public var allowNonFiniteWeights = false
+    /// The scale of an Ultralytics config (`--scale`); nil takes the file name's, as Ultralytics does.
+    public var scale: String? = nil
 
     public init(imageHeight: Int = 640, imageWidth: Int = 640, batch: Int = 1, seed: UInt64 = 0) {
         self.imageHeight = imageHeight
@@ -91,8 +93,11 @@ public enum ModelLowering {
             let i = row.index
             let layer = i + layerOffset
             func fail(_ m: String) -> ConfigError { ConfigError(file: config.file, line: row.line, layer: layer, row: i, m) }
-            guard let type = ModuleRegistry.lookup(row.module) else {
-                throw fail("unknown module '\(row.module)' (known: \(ModuleRegistry.knownNames.joined(separator: ", ")))")
+            guard let type = ModuleRegistry.lookup(row.module, dialect: config.dialect) else {
+                if let other = ModuleRegistry.otherDialect(knowing: row.module, config.dialect) {
+                    throw fail("'\(row.module)' is \(other.rawValue)'s module, and this is a \(config.dialect.rawValue) config (\(config.dialect == .yolov5 ? "it has 'anchors'" : "it has no 'anchors'")), read as \(config.dialect.rawValue)'s parse_model reads it")
+                }
+                throw fail("unknown module '\(row.module)' (\(config.dialect.rawValue) modules known: \(ModuleRegistry.knownNames(config.dialect).joined(separator: ", ")))")
             }
             guard row.args.count <= type.arguments.count else {
                 throw fail("\(row.module) takes at most \(type.arguments.count) args [\(type.arguments.joined(separator: ", "))], got \(row.args.count)")

@@ -86,9 +86,15 @@ public struct ModuleContext {
     /// The single input's channels (modules with one `from`).
     public var c1: Int { inputChannels[0] }
 
-    /// parse_model: `c2 = make_divisible(c2 * gw, 8)` unless c2 is Detect's output count.
+    /// parse_model's width gain. YOLOv5: `make_divisible(c2 * gw, 8)` unless c2 is Detect's output count.
+    /// Ultralytics: `make_divisible(min(c2, max_channels) * width, 8)` unless c2 is nc (Classify's output).
     public func scaledChannels(_ c2: Int) -> Int {
-        c2 == detectOutputs ? c2 : makeDivisible(Double(c2) * config.widthMultiple, 8)
+        switch config.dialect {
+        case .yolov5:
+            return c2 == detectOutputs ? c2 : makeDivisible(Double(c2) * config.widthMultiple, 8)
+        case .ultralytics:
+            return c2 == config.nc ? c2 : makeDivisible(Double(min(c2, config.maxChannels ?? Int.max)) * config.widthMultiple, 8)
+        }
     }
 
     /// The modules parse_model scales: `args = [c1, make_divisible(c2 * gw, 8), *args[1:]]`.
@@ -124,30 +130,59 @@ public func autopad(_ k: Int, _ p: Int?, dilation d: Int = 1) -> Int {
     return ek / 2
 }
 
-/// Every block a config can name.
+/// Every block a config can name, by dialect: the blocks both parse_models know, and those whose
+/// name means a different block in each (YOLOv5's anchor-based `Detect`, Ultralytics' anchor-free one).
 public enum ModuleRegistry {
-    public static let modules: [any YoloModule.Type] = [
+    /// Blocks the two parse_models build alike, the seeds' blocks, and the torch.nn layers.
+    public static let shared: [any YoloModule.Type] = [
         ConvModule.self, DWConvModule.self, FocusModule.self,
-        BottleneckModule.self, BottleneckCSPModule.self, C3Module.self,
+        BottleneckCSPModule.self, C3Module.self,
         SPPModule.self, SPPFModule.self, C3SPPModule.self,
         GhostConvModule.self, GhostBottleneckModule.self, C3GhostModule.self,
         CrossConvModule.self, C3xModule.self, C3TRModule.self, MixConv2dModule.self,
         ConvTranspose2dModule.self, DWConvTranspose2dModule.self,
-        ConcatModule.self, UpsampleModule.self, BatchNorm2dModule.self, ContractModule.self, ExpandModule.self,
-        DetectModule.self, DecoupledDetectModule.self, SegmentModule.self,
+        ConcatModule.self, ContractModule.self, ExpandModule.self,
+        UpsampleModule.self, BatchNorm2dModule.self, MaxPool2dModule.self, AvgPool2dModule.self, AdaptivePool2dModule.self,
+        ZeroPad2dModule.self, IdentityModule.self, ActivationModule.self, Conv2dModule.self, LinearModule.self, FlattenModule.self,
+        DecoupledDetectModule.self,
         EfficientViTModule.self, MV2BlockModule.self, MobileViTAttentionModule.self,
         MobileNetV3Module.self, ConvNeXtBlockModule.self,
     ]
 
-    static let byName: [String: any YoloModule.Type] = {
-        var m: [String: any YoloModule.Type] = [:]
-        for t in modules { for n in t.names { m[n] = t } }
-        return m
-    }()
+    /// YOLOv5's models/common.py and yolo.py.
+    public static let yolov5: [any YoloModule.Type] = [
+        BottleneckModule.self, DetectModule.self, SegmentModule.self, YOLOv5ClassifyModule.self,
+    ]
 
-    public static func lookup(_ name: String) -> (any YoloModule.Type)? {
-        byName[name] ?? byName[name.hasPrefix("nn.") ? String(name.dropFirst(3)) : "nn." + name]
+    /// The `ultralytics` package's nn/modules.
+    public static let ultralytics: [any YoloModule.Type] = [
+        UltralyticsBottleneckModule.self, C2fModule.self, C3k2Module.self, C2PSAModule.self,
+        UltralyticsDetectModule.self, UltralyticsSegmentModule.self, UltralyticsPoseModule.self, UltralyticsOBBModule.self,
+        UltralyticsClassifyModule.self,
+    ]
+
+    static func table(_ types: [any YoloModule.Type]) -> [String: any YoloModule.Type] {
+        var m: [String: any YoloModule.Type] = [:]
+        for t in types { for n in t.names { m[n] = t } }
+        return m
     }
 
-    public static var knownNames: [String] { modules.flatMap { $0.names }.sorted() }
+    static let byName: [ConfigDialect: [String: any YoloModule.Type]] = [
+        .yolov5: table(shared + yolov5), .ultralytics: table(shared + ultralytics),
+    ]
+
+    public static func lookup(_ name: String, dialect: ConfigDialect = .yolov5) -> (any YoloModule.Type)? {
+        let names = byName[dialect] ?? [:]
+        return names[name] ?? names[name.hasPrefix("nn.") ? String(name.dropFirst(3)) : "nn." + name]
+    }
+
+    public static func knownNames(_ dialect: ConfigDialect = .yolov5) -> [String] {
+        (shared + (dialect == .yolov5 ? yolov5 : ultralytics)).flatMap { $0.names }.sorted()
+    }
+
+    /// The dialect that knows `name` when this one does not (for the unknown-module message).
+    static func otherDialect(knowing name: String, _ dialect: ConfigDialect) -> ConfigDialect? {
+        let other: ConfigDialect = dialect == .yolov5 ? .ultralytics : .yolov5
+        return lookup(name, dialect: other) != nil ? other : nil
+    }
 }

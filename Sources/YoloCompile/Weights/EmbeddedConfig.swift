@@ -1,4 +1,4 @@
-/// A checkpoint's `model.yaml` dict written back as YAML, so it goes through the same front end (and
+/// A checkpoint's `model.yaml` dict (YOLOv5's or Ultralytics') written back as YAML, so it goes through the same front end (and
 /// gets the same checks and messages) as a config file. One row per line, so errors can name them.
 enum EmbeddedConfig {
     static func yaml(from d: PyDict, file: String) throws -> String {
@@ -38,6 +38,10 @@ enum EmbeddedConfig {
         case .float(let d): return d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)"
         case .string(let s): return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
         case .list, .tuple: return "[" + (try (v.items ?? []).map { try flow($0, file: file, depth: depth + 1, budget: &budget) }.joined(separator: ", ")) + "]"
+        case .dict(let d):  // Ultralytics' scales: {'n': [0.33, 0.25, 1024], ...}
+            return "{" + (try d.entries.map {
+                try flow($0.key, file: file, depth: depth + 1, budget: &budget) + ": " + flow($0.value, file: file, depth: depth + 1, budget: &budget)
+            }.joined(separator: ", ")) + "}"
         default: throw WeightsError(file: file, "the embedded config holds \(v), which a YAML config cannot express")
         }
     }

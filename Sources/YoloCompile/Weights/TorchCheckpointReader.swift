@@ -91,14 +91,18 @@ public enum TorchCheckpointReader {
             })
         }
 
-        // A YOLOv5 checkpoint: {'model': DetectionModel, 'ema': ..., ...}; prefer ema as attempt_load does.
+        // A YOLOv5 or Ultralytics checkpoint: {'model': DetectionModel, 'ema': ..., ...}; prefer ema as
+        // attempt_load does (Ultralytics' final checkpoints hold the EMA weights under 'model', 'ema' None).
         if let top = root.dict, let model = (top["ema"]?.object ?? top["model"]?.object) {
-            let store = WeightStore(file: path, format: "YOLOv5 checkpoint")
+            let family = model.className.hasPrefix("ultralytics.") ? "Ultralytics" : "YOLOv5"
+            let store = WeightStore(file: path, format: "\(family) checkpoint")
             try walkModule(model, prefix: "", store: store) { try tensorEntry($0, $1) }
             guard case .dict(let yaml)? = model["yaml"] else {
                 throw WeightsError(file: path, "the checkpoint's model (\(model.className)) has no yaml config attribute")
             }
-            let fileName = model["yaml_file"]?.string ?? "model.yaml"
+            // YOLOv5 keeps the file name on the model; Ultralytics inside the config dict, with its path.
+            let yamlFile = model["yaml_file"]?.string ?? yaml["yaml_file"]?.string
+            let fileName = yamlFile.map { ($0 as NSString).lastPathComponent } ?? "model.yaml"
             store.embeddedConfig = (try EmbeddedConfig.yaml(from: yaml, file: path), fileName)
             if let names = model["names"] {
                 if let l = names.items { store.classNames = l.map { $0.string ?? "\($0)" } }
