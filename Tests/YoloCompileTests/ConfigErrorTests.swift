@@ -19,7 +19,16 @@ final class ConfigErrorTests: XCTestCase {
 
     func testUnknownModule() {
         let m = message(header + "\n   [-1, 1, Conv9, [32]]]\nhead: []\n") ?? ""
-        XCTAssertTrue(m.hasPrefix("bad.yaml:6: layer 1: unknown module 'Conv9' (known: BatchNorm2d, Bottleneck, BottleneckCSP, C3, C3Ghost, C3SPP, C3TR, C3x, Concat, Contract, Conv,"), m)
+        XCTAssertTrue(m.hasPrefix("bad.yaml:6: layer 1: unknown module 'Conv9' (YOLOv5 modules known: AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Bottleneck, BottleneckCSP, C3, C3Ghost,"), m)
+        XCTAssertFalse(m.contains("nn."), m)
+    }
+
+    /// A module of the other parse_model is named as such: the `anchors:` key decides whose config it is.
+    func testModuleOfTheOtherDialect() {
+        XCTAssertEqual(message(header + "\n   [-1, 1, C2f, [32]]]\nhead: []\n"),
+                       "bad.yaml:6: layer 1: 'C2f' is an Ultralytics module, but this config has 'anchors', so it is read as a YOLOv5 config")
+        // The seeds' blocks serve both.
+        XCTAssertNil(message("nc: 3\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]],\n   [-1, 1, MV2Block, [32, 1, 2]]]\nhead: []\n"))
     }
 
     func testFromOutOfRangeAndForward() {
@@ -36,8 +45,8 @@ final class ConfigErrorTests: XCTestCase {
 
     func testMissingKeys() {
         XCTAssertEqual(message("anchors: 3\nbackbone: []\nhead: []\n"), "bad.yaml: missing 'nc' (the number of classes)")
-        XCTAssertEqual(message("nc: 3\nbackbone: []\nhead: []\n"),
-                       "bad.yaml: missing 'anchors' (per-level anchor sizes, or a count per level)")
+        // Without 'anchors' a config is Ultralytics': nothing else is missing.
+        XCTAssertEqual(message("nc: 3\nbackbone: []\nhead: []\n"), "bad.yaml: backbone and head hold no layers")
         XCTAssertEqual(message("nc: 3\nanchors: 3\nbackbone: []\n"),
                        "bad.yaml: missing 'head' (a list of [from, number, module, args] rows)")
     }

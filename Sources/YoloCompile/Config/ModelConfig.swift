@@ -69,6 +69,10 @@ public struct ModelConfig: Sendable, Equatable {
     /// What the front end decided for the user (the scale it assumed, the file it read), to print.
     public var notes: [String] = []
 
+    /// An Ultralytics config whose last row is Classify: Ultralytics builds it as a ClassificationModel
+    /// (guess_model_task reads the head's last module).
+    public var isUltralyticsClassifier: Bool { dialect == .ultralytics && rows.last?.module == "Classify" }
+
     public var anchorsPerLevel: Int {
         switch anchors {
         case .perLevel(let l)?: return (l.first?.count ?? 0) / 2

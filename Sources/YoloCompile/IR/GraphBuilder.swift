@@ -12,6 +12,9 @@ public final class GraphBuilder {
     /// BatchNorm channels inside YOLOv5 `Conv` modules. YOLOv5's own fuse() folds exactly these (each
     /// loses BatchNorm's 2c parameters and gains a c-element conv bias).
     public var convModuleBatchNormChannels = 0
+    /// BatchNorm eps when the weights do not record it: 1e-3, as YOLOv5's and Ultralytics'
+    /// initialize_weights set it; 1e-5 (PyTorch's) for Ultralytics' classifiers, which skip that call.
+    public var batchNormEpsilon: Float = 1e-3
     /// Parameters PyTorch's module builds but the lowered forward never reads (ConvNeXt_Block's other
     /// stages): counted as PyTorch counts them, accepted from weights files, never exported.
     public private(set) var unusedParameters: [DeclaredTensor] = []

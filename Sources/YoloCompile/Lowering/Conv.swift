@@ -27,14 +27,15 @@ public func lowerConv2d(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, kerne
     ])
 }
 
-/// `nn.BatchNorm2d(c, eps)` in the current scope. YOLOv5's initialize_weights sets eps 1e-3.
-/// Seeded statistics are deliberately far from identity so that fusion has something to fold.
-public func lowerBatchNorm2d(_ b: GraphBuilder, _ x: ValueID, c: Int, eps: Float = 1e-3) throws -> ValueID {
+/// `nn.BatchNorm2d(c, eps)` in the current scope: eps as the weights record it, else the model's
+/// (`GraphBuilder.batchNormEpsilon`). Seeded statistics are deliberately far from identity so that
+/// fusion has something to fold.
+public func lowerBatchNorm2d(_ b: GraphBuilder, _ x: ValueID, c: Int, eps: Float? = nil) throws -> ValueID {
     let w = try b.parameter("weight", shape: [c], initializer: .range(0.5, 1.5))
     let bias = try b.parameter("bias", shape: [c], initializer: .range(-0.25, 0.25))
     let mean = try b.parameter("running_mean", shape: [c], kind: .buffer, initializer: .range(-0.25, 0.25))
     let v = try b.parameter("running_var", shape: [c], kind: .buffer, initializer: .range(0.5, 2.0))
-    let epsilon = b.parameters.batchNormEpsilon(module: b.currentScope) ?? eps
+    let epsilon = b.parameters.batchNormEpsilon(module: b.currentScope) ?? eps ?? b.batchNormEpsilon
     return try b.op("BatchNormalization", [x, w, bias, mean, v], ["epsilon": .float(epsilon)])
 }
 

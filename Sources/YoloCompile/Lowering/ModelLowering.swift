@@ -66,6 +66,10 @@ public enum ModelLowering {
         let source = parameters ?? SeededParameters(seed: options.seed)
         let name = ((config.file as NSString).lastPathComponent as NSString).deletingPathExtension
         let b = GraphBuilder(name: name, parameters: source)
+        if config.isUltralyticsClassifier {
+            b.batchNormEpsilon = 1e-5
+            b.note("BatchNorm eps 1e-5 where the weights do not record it: Ultralytics' ClassificationModel skips initialize_weights, which sets 1e-3")
+        }
         let image = b.input("images", TensorType(.float32, [options.batch, config.inputChannels, options.imageHeight, options.imageWidth]))
         let defaultActivation: Activation
         if let a = config.activation {
@@ -95,7 +99,8 @@ public enum ModelLowering {
             func fail(_ m: String) -> ConfigError { ConfigError(file: config.file, line: row.line, layer: layer, row: i, m) }
             guard let type = ModuleRegistry.lookup(row.module, dialect: config.dialect) else {
                 if let other = ModuleRegistry.otherDialect(knowing: row.module, config.dialect) {
-                    throw fail("'\(row.module)' is \(other.rawValue)'s module, and this is a \(config.dialect.rawValue) config (\(config.dialect == .yolov5 ? "it has 'anchors'" : "it has no 'anchors'")), read as \(config.dialect.rawValue)'s parse_model reads it")
+                    let why = config.dialect == .yolov5 ? "has 'anchors'" : "has no 'anchors'"
+                    throw fail("'\(row.module)' is \(other == .yolov5 ? "a YOLOv5" : "an Ultralytics") module, but this config \(why), so it is read as \(config.dialect == .yolov5 ? "a YOLOv5" : "an Ultralytics") config")
                 }
                 throw fail("unknown module '\(row.module)' (\(config.dialect.rawValue) modules known: \(ModuleRegistry.knownNames(config.dialect).joined(separator: ", ")))")
             }

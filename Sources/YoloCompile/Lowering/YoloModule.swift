@@ -176,8 +176,10 @@ public enum ModuleRegistry {
         return names[name] ?? names[name.hasPrefix("nn.") ? String(name.dropFirst(3)) : "nn." + name]
     }
 
+    /// The names a config of this dialect may use, without the `nn.` spellings of names listed bare.
     public static func knownNames(_ dialect: ConfigDialect = .yolov5) -> [String] {
-        (shared + (dialect == .yolov5 ? yolov5 : ultralytics)).flatMap { $0.names }.sorted()
+        let all = Set((shared + (dialect == .yolov5 ? yolov5 : ultralytics)).flatMap { $0.names })
+        return all.filter { !($0.hasPrefix("nn.") && all.contains(String($0.dropFirst(3)))) }.sorted()
     }
 
     /// The dialect that knows `name` when this one does not (for the unknown-module message).
