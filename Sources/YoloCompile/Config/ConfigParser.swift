@@ -73,7 +73,8 @@ public enum ConfigParser {
             let named = scaleFromFileName ?? value("scale")?.string ?? ""
             if let asked = scale ?? (named.isEmpty ? nil : named) {
                 guard let s = scales.first(where: { $0.name == asked }) else {
-                    throw ConfigError(file: file, line: scalesNode.mark?.line, "has no scale '\(asked)' (its scales: \(scales.map(\.name).joined(separator: ", ")))")
+                    let keyLine = top.first { $0.key.string == "scales" }?.key.mark?.line
+                    throw ConfigError(file: file, line: keyLine ?? scalesNode.mark?.line, "has no scale '\(asked)' (its scales: \(scales.map(\.name).joined(separator: ", ")))")
                 }
                 chosenScale = s.name
             } else {
