@@ -44,6 +44,7 @@ public enum Compiler {
         if let store, let embedded = store.embeddedConfig {
             // Name the graph after the config file the checkpoint was built from, as a YAML export would be.
             named.file = embedded.name
+            named.name = ModelConfig.name(ofFile: embedded.name)
         }
         if let classNames = store?.classNames, classNames.count == config.nc { named.names = classNames }
         guard let store else { return try compile(named, options: options, fuse: fuse, keepUnfused: keepUnfused) }

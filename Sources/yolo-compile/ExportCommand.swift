@@ -54,7 +54,9 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
             if verbose {
                 for r in c.reports { print("\(r.pass): \(r.changes.count) changes, \(r.nodesBefore) -> \(r.nodesAfter) nodes") }
             }
-            try OnnxWriter.write(c.optimized, to: output, options: OnnxWriteOptions(opset: opset, float16: half))
+            var graph = c.optimized
+            if half { ExportMetadata.recordHalf(&graph) }
+            try OnnxWriter.write(graph, to: output, options: OnnxWriteOptions(opset: opset, float16: half))
             let outs = c.optimized.outputs.map { "\(c.optimized.name(of: $0)) \(c.optimized.type(of: $0))" }.joined(separator: ", ")
             say("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, \(outs)\(half ? " (written as float16)" : "")")
             say("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)); pass --weights for trained ones"))

@@ -2,6 +2,7 @@
 torch.nn-layer config in the onnx checker and onnxruntime; Ultralytics checkpoints (made by
 tools/ultralytics_fixtures.py with PyTorch and ultralytics 8.4) against what PyTorch computed; the torch.nn
 layers against numpy re-implementations of PyTorch's formulas."""
+import ast
 import json
 
 import numpy as np
@@ -32,6 +33,15 @@ def test_ultralytics_sample_passes_checker_and_matches_onnxruntime(name, size, s
     m = onnx.load(str(model))
     onnx.checker.check_model(m, full_check=True)
     assert [o.name for o in m.graph.output] == [f"output{i}" for i in range(len(shapes))]
+    # Metadata as Ultralytics' exporter writes it, so its AutoBackend reads our file as its own.
+    meta = {p.key: p.value for p in m.metadata_props}
+    task = {"seg": "segment", "pose": "pose", "obb": "obb", "cls": "classify"}.get(name.split("-")[-1], "detect")
+    assert list(meta) == ["description", "stride", "task", "batch", "imgsz", "names", "args", "channels"] + (["kpt_shape"] if task == "pose" else [])
+    assert meta["description"] == f"Ultralytics {name.replace('yolo', 'YOLO')} model "
+    assert (meta["task"], meta["stride"], meta["batch"], meta["imgsz"], meta["channels"]) == (task, "1" if task == "classify" else "32", "1", f"[{size}, {size}]", "3")
+    assert ast.literal_eval(meta["names"])[0] == "0" and ast.literal_eval(meta["args"])["half"] is False
+    if task == "pose":
+        assert ast.literal_eval(meta["kpt_shape"]) == [17, 3]
     x = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
     np.save(tmp_path / "x.npy", x)
     expected = ort_session(model).run(None, {"images": x})
@@ -145,3 +155,12 @@ def test_torch_layer_matches_pytorchs_formula(row, reference, tmp_path):
     assert ours.shape == expected.shape
     assert np.abs(ours - expected).max() < 1e-5
     assert np.abs(ort_session(model).run(None, {"images": x})[0] - expected).max() < 1e-5
+
+
+def test_ultralytics_summary_prints_its_layer_table():
+    lines = cli("summary", ROOT / "samples/yolo11n.yaml").stdout.splitlines()
+    assert lines[0] == "                   from  n    params  module                                       arguments"
+    assert lines[3] == "  2                  -1  1      6640  ultralytics.nn.modules.block.C3k2            [32, 64, 1, False, 0.25]"
+    assert lines[11] == " 10                  -1  1    249728  ultralytics.nn.modules.block.C2PSA           [256, 256, 1]"
+    assert lines[12] == " 11                  -1  1         0  torch.nn.modules.upsampling.Upsample         [None, 2, 'nearest']"
+    assert "YOLO11n summary: 2,624,080 parameters, 2,624,064 gradients, 6.5 GFLOPs at 640x640" in lines

@@ -20,6 +20,7 @@ public enum ConfigParser {
             throw ConfigError(file: path, line: nil, "is not UTF-8 text, expected a model YAML file")
         }
         var config = try parse(yaml: text, file: path, scale: scale, scaleFromFileName: ModelScale.guess(fromPath: file))
+        config.name = ModelConfig.name(ofFile: file)
         config.notes.insert(contentsOf: notes, at: 0)
         return config
     }
@@ -170,6 +171,7 @@ public enum ConfigParser {
                                  scale: chosenScale, anchors: anchors, keypointShape: keypointShape, regMax: regMax,
                                  activation: activation, activationLine: value("activation")?.mark?.line,
                                  inputChannels: ch, rows: rows, names: names)
+        config.name = ModelConfig.name(ofFile: file)
         if dialect == .ultralytics && chosenScale == nil {
             // parse_model's `scale` without scales: the file name's letter, or the checkpoint's key
             // (C3k2 reads it).

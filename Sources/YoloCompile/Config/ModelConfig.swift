@@ -1,3 +1,5 @@
+import Foundation
+
 /// Anchors as a config gives them: pixel sizes per detection level, or just a count per level.
 public enum AnchorSpec: Sendable, Equatable {
     /// Per level, a flat list `w0, h0, w1, h1, ...` in pixels.
@@ -41,7 +43,11 @@ public enum ConfigDialect: String, Sendable, Equatable {
 
 /// A YOLOv5 or Ultralytics model config, as its `parse_model` reads it.
 public struct ModelConfig: Sendable, Equatable {
+    /// The file read (for messages).
     public var file: String
+    /// The model's name, as the user named its config (`yolo11n` for `yolo11n.yaml`, even when the
+    /// unified `yolo11.yaml` was read): the graph's name, and Ultralytics' description.
+    public var name: String = ""
     public var dialect: ConfigDialect = .yolov5
     public var nc: Int
     /// After the scale is applied (Ultralytics' `scales:` set depth, width and max_channels).
@@ -79,5 +85,12 @@ public struct ModelConfig: Sendable, Equatable {
         case .count(let n)?: return n
         case nil: return 0
         }
+    }
+}
+
+extension ModelConfig {
+    /// A config file's name without folder and extension.
+    public static func name(ofFile path: String) -> String {
+        ((path as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 }

@@ -64,8 +64,7 @@ public enum ModelLowering {
                              parameters: (any ParameterSource)? = nil) throws -> LoweredModel
     {
         let source = parameters ?? SeededParameters(seed: options.seed)
-        let name = ((config.file as NSString).lastPathComponent as NSString).deletingPathExtension
-        let b = GraphBuilder(name: name, parameters: source)
+        let b = GraphBuilder(name: config.name, parameters: source)
         if config.isUltralyticsClassifier {
             b.batchNormEpsilon = 1e-5
             b.note("BatchNorm eps 1e-5 where the weights do not record it: Ultralytics' ClassificationModel skips initialize_weights, which sets 1e-3")
@@ -200,10 +199,7 @@ public enum ModelLowering {
         }
         // A multi-output head (Segment) gives output0, output1, ...; otherwise the last layer is output0.
         for (k, v) in (headOutputs ?? [last]).enumerated() { b.output(v, name: "output\(k)") }
-        let stride = strides.max() ?? 32
-        let names = config.names ?? (0..<config.nc).map(String.init)
-        b.setMetadata("stride", String(stride))
-        b.setMetadata("names", "{" + names.enumerated().map { "\($0.offset): '\($0.element)'" }.joined(separator: ", ") + "}")
+        ExportMetadata.set(b, config, strides: strides, options: options)
         let graph = b.finish()
         return LoweredModel(graph: graph, layers: layers, strides: strides, notes: b.notes,
                             yolov5FusedParameters: graph.constantElementCount(kinds: [.parameter]) - b.convModuleBatchNormChannels
