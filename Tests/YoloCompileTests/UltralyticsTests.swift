@@ -98,6 +98,21 @@ final class UltralyticsTests: XCTestCase {
         check(l[3], params: 4_224 + 6_272 + 2 * 544 + 1_088 + 4 * 2_336, shape: [1, 64, 64, 64])
     }
 
+    func testC2AndYOLOv6sActivation() throws {
+        let l = try layers(c1: 32, "[-1, 1, C2, [64]]", file: "c2")
+        // C2(32, 64): c = 32; cv1 Conv(32, 64) 2,176; cv2 Conv(64, 64) 4,224; Bottleneck(32, 32, k=(3, 3), e=1.0).
+        check(l[0], params: 2_176 + 4_224 + 2 * 9_280, shape: [1, 64, 64, 64])
+        XCTAssertEqual(Activation(pytorch: "torch.nn.ReLU()"), .relu)  // yolov6.yaml's activation
+    }
+
+    /// A config needing blocks we lack is refused naming the first, before any known block is built
+    /// (YOLO26's depth config has an SPPF with 8.4's new arguments before its Depth head).
+    func testMissingModuleIsNamedFirst() {
+        let yaml = "nc: 4\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]],\n   [-1, 1, SPPF, [16, 5, 3, True]],\n   [-1, 1, SCDown, [32, 3, 2]]]\nhead: []\n"
+        let m = errorText { _ = try Compiler.compile(configFile: temporaryFile("v10.yaml", contents: yaml), options: CompileOptions(imageHeight: 64, imageWidth: 64)) }
+        XCTAssertTrue(m?.contains(":5: layer 2: unknown module 'SCDown' (Ultralytics modules known: ") == true, m ?? "")
+    }
+
     func testC2PSA() throws {
         let l = try layers(c1: 128, "[-1, 1, C2PSA, [128]]", file: "c2psa")
         // C2PSA(128, 128): c = 64; cv1, cv2 Conv(128, 128) 16,640 each; PSABlock(64, 1 head): qkv

@@ -3,10 +3,10 @@ public enum Activation: Sendable, Equatable, CustomStringConvertible {
     case silu, relu, relu6, hardswish, sigmoid, tanh, identity
     case leakyRelu(Float)
 
-    /// Parses `nn.SiLU()`, `nn.LeakyReLU(0.1)`, `ReLU`, ...
+    /// Parses `nn.SiLU()`, `nn.LeakyReLU(0.1)`, `torch.nn.ReLU()` (Ultralytics' yolov6.yaml), `ReLU`, ...
     public init?(pytorch text: String) {
         var s = text.trimmingCharacters(in: .whitespaces)
-        if s.hasPrefix("nn.") { s.removeFirst(3) }
+        if s.hasPrefix("torch.nn.") { s.removeFirst(9) } else if s.hasPrefix("nn.") { s.removeFirst(3) }
         var arg: String? = nil
         if let open = s.firstIndex(of: "("), s.hasSuffix(")") {
             let inner = s[s.index(after: open)..<s.index(before: s.endIndex)]

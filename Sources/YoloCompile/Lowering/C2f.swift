@@ -1,5 +1,5 @@
 // Ultralytics' split-concatenate blocks (ultralytics/nn/modules/block.py): Bottleneck with its kernel
-// pair, C2f, C3k and C3k2 (the ultralytics package, 8.x; C3k2's signature as of 8.4, with `attn`).
+// pair, C2, C2f, C3k and C3k2 (the ultralytics package, 8.x; C3k2's signature as of 8.4, with `attn`).
 
 /// Ultralytics' `Bottleneck(c1, c2, shortcut=True, g=1, k=(3, 3), e=0.5)` as a layer.
 public struct UltralyticsBottleneckModule: YoloModule {
@@ -147,5 +147,45 @@ func lowerC3k(_ b: GraphBuilder, _ x: ValueID, c1: Int, c2: Int, n: Int, shortcu
 {
     try lowerC3(b, x, c1: c1, c2: c2, e: e, act: act) { t, c_ in
         try b.scoped("m") { try lowerBottleneckStack(b, t, c: c_, n: n, shortcut: shortcut, g: g, k: (k, k), act: act) }
+    }
+}
+
+/// `C2(c1, c2, n=1, shortcut=True, g=1, e=0.5)`: cv1 to 2c, split in a and b; cv2(cat(m(a), b)), m being n
+/// Bottlenecks(c, c, shortcut, g, k=((3, 3), (3, 3)), e=1.0) in an nn.Sequential.
+public struct C2Module: YoloModule {
+    public static let names = ["C2"]
+    public static let arguments = ["c2", "shortcut", "g", "e"]
+    public static let requiredArguments = 1
+    let c1, c2, n, g: Int
+    let shortcut: Bool
+    let e: Double
+    let act: Activation
+    let given: Int
+
+    public init(_ ctx: inout ModuleContext) throws {
+        (c1, c2) = try ctx.channelArguments()
+        n = ctx.depth
+        ctx.repeats = 1
+        shortcut = try ctx.bool(1, "shortcut", default: true)
+        g = try ctx.int(2, "g", default: 1)
+        e = try ctx.double(3, "e", default: 0.5)
+        guard g >= 1 else { throw ctx.fail("g must be positive") }
+        try c2fHidden(ctx, c2: c2, e: e)
+        act = ctx.defaultActivation
+        given = ctx.args.count
+    }
+
+    public var outputChannels: Int { c2 }
+    public var constructorArguments: [ArgValue] {
+        [.int(c1), .int(c2), .int(n)] + Array([ArgValue.bool(shortcut), .int(g), .float(e)].prefix(given - 1))
+    }
+
+    public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
+        let c = Int(Double(c2) * e)
+        let t = try lowerConvSubmodule(b, "cv1", inputs[0], c1, 2 * c, act: act)
+        let halves = try b.add("Split", [t, b.constant(ints: [c, c])], ["axis": .int(1)], outputs: 2)
+        let m = try b.scoped("m") { try lowerBottleneckStack(b, halves[0], c: c, n: n, shortcut: shortcut, g: g, k: (3, 3), act: act) }
+        let cat = try b.op("Concat", [m, halves[1]], ["axis": .int(1)])
+        return try lowerConvSubmodule(b, "cv2", cat, 2 * c, c2, act: act)
     }
 }

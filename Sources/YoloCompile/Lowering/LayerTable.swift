@@ -68,7 +68,7 @@ public enum LayerTable {
         switch module {
         case "Conv", "DWConv", "Focus", "GhostConv", "Concat", "DWConvTranspose2d": return "ultralytics.nn.modules.conv.\(module)"
         case "Detect", "Segment", "Pose", "OBB", "Classify": return "ultralytics.nn.modules.head.\(module)"
-        case "C2f", "C3k2", "C3", "C3x", "C3TR", "C3Ghost", "SPP", "SPPF", "Bottleneck", "BottleneckCSP", "GhostBottleneck", "C2PSA":
+        case "C2", "C2f", "C3k2", "C3", "C3x", "C3TR", "C3Ghost", "SPP", "SPPF", "Bottleneck", "BottleneckCSP", "GhostBottleneck", "C2PSA":
             return "ultralytics.nn.modules.block.\(module)"
         default: return module
         }

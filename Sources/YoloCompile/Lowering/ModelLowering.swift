@@ -92,17 +92,15 @@ public enum ModelLowering {
         var requirementRows: [(row: LayerRow, layer: Int)] = []
         var last: ValueID? = nil
         var headOutputs: [ValueID]? = nil
+        // Every module is looked up before any is built: a config that needs a block we lack is refused
+        // naming it, not for the arguments of a known block whose signature changed in the same release.
+        let backboneFirst = config.rows.first.flatMap { ModuleRegistry.lookup($0.module, dialect: config.dialect) } is any MultiOutputModule.Type
+        for row in config.rows { _ = try moduleType(row, layer: row.index + (backboneFirst && row.index > 0 ? 4 : 0), config) }
         for row in config.rows {
             let i = row.index
             let layer = i + layerOffset
             func fail(_ m: String) -> ConfigError { ConfigError(file: config.file, line: row.line, layer: layer, row: i, m) }
-            guard let type = ModuleRegistry.lookup(row.module, dialect: config.dialect) else {
-                if let other = ModuleRegistry.otherDialect(knowing: row.module, config.dialect) {
-                    let why = config.dialect == .yolov5 ? "has 'anchors'" : "has no 'anchors'"
-                    throw fail("'\(row.module)' is \(other == .yolov5 ? "a YOLOv5" : "an Ultralytics") module, but this config \(why), so it is read as \(config.dialect == .yolov5 ? "a YOLOv5" : "an Ultralytics") config")
-                }
-                throw fail("unknown module '\(row.module)' (\(config.dialect.rawValue) modules known: \(ModuleRegistry.knownNames(config.dialect).joined(separator: ", ")))")
-            }
+            let type = try moduleType(row, layer: layer, config)
             guard row.args.count <= type.arguments.count else {
                 throw fail("\(row.module) takes at most \(type.arguments.count) args [\(type.arguments.joined(separator: ", "))], got \(row.args.count)")
             }
@@ -290,4 +288,19 @@ extension ModelLowering {
 func lcm(_ a: Int, _ b: Int) -> Int {
     let (m, o) = (a / gcd(a, b)).multipliedReportingOverflow(by: b)
     return o ? Int.max : m
+}
+
+extension ModelLowering {
+    /// The block a row names, in the config's dialect; an unknown name is refused with the known ones.
+    static func moduleType(_ row: LayerRow, layer: Int, _ config: ModelConfig) throws -> any YoloModule.Type {
+        func fail(_ m: String) -> ConfigError { ConfigError(file: config.file, line: row.line, layer: layer, row: row.index, m) }
+        guard let type = ModuleRegistry.lookup(row.module, dialect: config.dialect) else {
+            if let other = ModuleRegistry.otherDialect(knowing: row.module, config.dialect) {
+                let why = config.dialect == .yolov5 ? "has 'anchors'" : "has no 'anchors'"
+                throw fail("'\(row.module)' is \(other == .yolov5 ? "a YOLOv5" : "an Ultralytics") module, but this config \(why), so it is read as \(config.dialect == .yolov5 ? "a YOLOv5" : "an Ultralytics") config")
+            }
+            throw fail("unknown module '\(row.module)' (\(config.dialect.rawValue) modules known: \(ModuleRegistry.knownNames(config.dialect).joined(separator: ", ")))")
+        }
+        return type
+    }
 }

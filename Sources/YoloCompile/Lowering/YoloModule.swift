@@ -156,7 +156,7 @@ public enum ModuleRegistry {
 
     /// The `ultralytics` package's nn/modules.
     public static let ultralytics: [any YoloModule.Type] = [
-        UltralyticsBottleneckModule.self, C2fModule.self, C3k2Module.self, C2PSAModule.self,
+        UltralyticsBottleneckModule.self, C2Module.self, C2fModule.self, C3k2Module.self, C2PSAModule.self,
         UltralyticsDetectModule.self, UltralyticsSegmentModule.self, UltralyticsPoseModule.self, UltralyticsOBBModule.self,
         UltralyticsClassifyModule.self,
     ]
