@@ -56,38 +56,49 @@ private func c2fHidden(_ ctx: ModuleContext, c2: Int, e: Double) throws {
     guard Int(Double(c2) * e) >= 1, e <= 64 else { throw ctx.fail("expansion e = \(e) gives \(Int(Double(c2) * e)) hidden channels; needs at least 1") }
 }
 
+/// parse_model's `[c2, shortcut, g, e]` with n inserted, as C2 and C2f take them; printed as given, as
+/// Ultralytics prints them.
+struct SplitBlockArguments {
+    let c1, c2, n, g: Int
+    let shortcut: Bool
+    let e: Double
+    let printed: [ArgValue]
+
+    init(_ ctx: inout ModuleContext, shortcutByDefault: Bool) throws {
+        (c1, c2) = try ctx.channelArguments()
+        n = ctx.depth
+        ctx.repeats = 1
+        shortcut = try ctx.bool(1, "shortcut", default: shortcutByDefault)
+        g = try ctx.int(2, "g", default: 1)
+        e = try ctx.double(3, "e", default: 0.5)
+        guard g >= 1 else { throw ctx.fail("g must be positive") }
+        try c2fHidden(ctx, c2: c2, e: e)
+        printed = [.int(c1), .int(c2), .int(n)] + Array([ArgValue.bool(shortcut), .int(g), .float(e)].prefix(ctx.args.count - 1))
+    }
+
+    /// The hidden channels, int(c2 * e).
+    var c: Int { Int(Double(c2) * e) }
+}
+
 /// `C2f(c1, c2, n=1, shortcut=False, g=1, e=0.5)`: m holds n Bottlenecks(c, c, shortcut, g, k=(3, 3), e=1.0).
 public struct C2fModule: YoloModule {
     public static let names = ["C2f"]
     public static let arguments = ["c2", "shortcut", "g", "e"]
     public static let requiredArguments = 1
-    let c1, c2, n, g: Int
-    let shortcut: Bool
-    let e: Double
+    let a: SplitBlockArguments
     let act: Activation
-    let given: Int
 
     public init(_ ctx: inout ModuleContext) throws {
-        (c1, c2) = try ctx.channelArguments()
-        n = ctx.depth
-        ctx.repeats = 1
-        shortcut = try ctx.bool(1, "shortcut", default: false)
-        g = try ctx.int(2, "g", default: 1)
-        e = try ctx.double(3, "e", default: 0.5)
-        guard g >= 1 else { throw ctx.fail("g must be positive") }
-        try c2fHidden(ctx, c2: c2, e: e)
+        a = try SplitBlockArguments(&ctx, shortcutByDefault: false)
         act = ctx.defaultActivation
-        given = ctx.args.count
     }
 
-    public var outputChannels: Int { c2 }
-    public var constructorArguments: [ArgValue] {
-        [.int(c1), .int(c2), .int(n)] + Array([ArgValue.bool(shortcut), .int(g), .float(e)].prefix(given - 1))
-    }
+    public var outputChannels: Int { a.c2 }
+    public var constructorArguments: [ArgValue] { a.printed }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
-        try lowerC2f(b, inputs[0], c1: c1, c2: c2, n: n, e: e, act: act) { x, c in
-            try lowerBottleneck(b, x, c1: c, c2: c, shortcut: shortcut, g: g, e: 1.0, k: (3, 3), act: act)
+        try lowerC2f(b, inputs[0], c1: a.c1, c2: a.c2, n: a.n, e: a.e, act: act) { x, c in
+            try lowerBottleneck(b, x, c1: c, c2: c, shortcut: a.shortcut, g: a.g, e: 1.0, k: (3, 3), act: act)
         }
     }
 }
@@ -156,36 +167,23 @@ public struct C2Module: YoloModule {
     public static let names = ["C2"]
     public static let arguments = ["c2", "shortcut", "g", "e"]
     public static let requiredArguments = 1
-    let c1, c2, n, g: Int
-    let shortcut: Bool
-    let e: Double
+    let a: SplitBlockArguments
     let act: Activation
-    let given: Int
 
     public init(_ ctx: inout ModuleContext) throws {
-        (c1, c2) = try ctx.channelArguments()
-        n = ctx.depth
-        ctx.repeats = 1
-        shortcut = try ctx.bool(1, "shortcut", default: true)
-        g = try ctx.int(2, "g", default: 1)
-        e = try ctx.double(3, "e", default: 0.5)
-        guard g >= 1 else { throw ctx.fail("g must be positive") }
-        try c2fHidden(ctx, c2: c2, e: e)
+        a = try SplitBlockArguments(&ctx, shortcutByDefault: true)
         act = ctx.defaultActivation
-        given = ctx.args.count
     }
 
-    public var outputChannels: Int { c2 }
-    public var constructorArguments: [ArgValue] {
-        [.int(c1), .int(c2), .int(n)] + Array([ArgValue.bool(shortcut), .int(g), .float(e)].prefix(given - 1))
-    }
+    public var outputChannels: Int { a.c2 }
+    public var constructorArguments: [ArgValue] { a.printed }
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
-        let c = Int(Double(c2) * e)
-        let t = try lowerConvSubmodule(b, "cv1", inputs[0], c1, 2 * c, act: act)
+        let c = a.c
+        let t = try lowerConvSubmodule(b, "cv1", inputs[0], a.c1, 2 * c, act: act)
         let halves = try b.add("Split", [t, b.constant(ints: [c, c])], ["axis": .int(1)], outputs: 2)
-        let m = try b.scoped("m") { try lowerBottleneckStack(b, halves[0], c: c, n: n, shortcut: shortcut, g: g, k: (3, 3), act: act) }
+        let m = try b.scoped("m") { try lowerBottleneckStack(b, halves[0], c: c, n: a.n, shortcut: a.shortcut, g: a.g, k: (3, 3), act: act) }
         let cat = try b.op("Concat", [m, halves[1]], ["axis": .int(1)])
-        return try lowerConvSubmodule(b, "cv2", cat, 2 * c, c2, act: act)
+        return try lowerConvSubmodule(b, "cv2", cat, 2 * c, a.c2, act: act)
     }
 }
