@@ -4,7 +4,8 @@ small files made here (no PyTorch needed). Deterministic: run it again and nothi
 
     .venv/bin/python tools/fuzz-corpus.py
 
-config:       every samples/*.yaml, and a tiny YOLOv5 config (width 1/16) that compiles in milliseconds
+config:       every samples/*.yaml, a tiny YOLOv5 config (width 1/16) that compiles in milliseconds, a tiny
+              Ultralytics one, and YOLOv5's torch.nn layers
 onnx:         that tiny config exported by yolo-compile at 64x64, and small models from the ONNX node
               tests (libonnx-testdata) for the operator families the reader and interpreter cover
 torch:        the tiny config as a YOLOv5 checkpoint (tools/make_checkpoint.py) and as a state_dict
@@ -63,6 +64,40 @@ head:
 
 
 # Two layers: a checkpoint of a few tensors keeps the torch fuzzer at thousands of runs a second.
+# An Ultralytics config as small: every YOLO11 block and an anchor-free head, at width 1/8 (C2PSA's attention
+# needs 64 hidden channels).
+TINY_ULTRALYTICS = """nc: 2
+scales:
+  t: [0.33, 0.125, 1024]
+backbone:
+  - [-1, 1, Conv, [64, 3, 2]]
+  - [-1, 1, C2f, [128, True]]
+  - [-1, 1, Conv, [256, 3, 2]]
+  - [-1, 2, C3k2, [256, True, 0.25]]
+  - [-1, 1, SPPF, [1024, 5]]
+  - [-1, 1, C2PSA, [1024]]
+head:
+  - [-1, 1, nn.Upsample, [None, 2, "nearest"]]
+  - [[-1, 1], 1, Concat, [1]]
+  - [-1, 1, C2, [128]]
+  - [[8, 5], 1, Pose, [nc, [3, 3]]]
+"""
+
+# YOLOv5's parse_model on the torch.nn layers it evaluates by name.
+TORCH_LAYERS = """nc: 2
+anchors: 1
+backbone:
+  [[-1, 1, nn.Conv2d, [3, 3, [3, 1], 1, same, 1, 3]],
+   [-1, 1, nn.ZeroPad2d, [[0, 1, 2, 0]]],
+   [-1, 1, nn.MaxPool2d, [3, 2, 1, 1, False, True]],
+   [-1, 1, nn.AvgPool2d, [2, 1, 1, True, False]],
+   [-1, 1, nn.AdaptiveAvgPool2d, [[5, None]]],
+   [-1, 1, nn.LeakyReLU, [0.2]],
+   [-1, 1, nn.Flatten, [1, 2]],
+  ]
+head: []
+"""
+
 MICRO = """nc: 1
 anchors:
   - [10,13, 16,30]
@@ -118,6 +153,8 @@ def main():
     for y in sorted((ROOT / "samples").glob("*.yaml")):
         shutil.copy(y, d / y.name)
     (d / "tiny.yaml").write_text(TINY)
+    (d / "tiny-ultralytics.yaml").write_text(TINY_ULTRALYTICS)
+    (d / "torch-layers.yaml").write_text(TORCH_LAYERS)
 
     d = reset("onnx")
     with tempfile.TemporaryDirectory() as tmp:
