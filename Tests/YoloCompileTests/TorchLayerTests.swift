@@ -38,6 +38,11 @@ final class TorchLayerTests: XCTestCase {
         XCTAssertEqual(l[1].arguments.map(\.description), ["[0, 1, 0, 1]"])
     }
 
+    /// A pair kernel without a stride: the stride is the whole pair, as PyTorch defaults it.
+    func testPairKernelDefaultsItsStride() throws {
+        check(try layers(c1: 16, "[-1, 1, nn.MaxPool2d, [[2, 1]]]", file: "pair")[0], params: 0, shape: [1, 16, 32, 64])
+    }
+
     func testConvLinearFlattenAndPassThroughLayers() throws {
         let l = try layers(c1: 16, "[-1, 1, nn.Conv2d, [16, 16, 3, 1, 1]]", "[-1, 1, nn.Conv2d, [16, 16, [1, 3], 1, same, 1, 4, False]]",
                            "[-1, 1, nn.BatchNorm2d, []]", "[-1, 2, nn.ReLU, [True]]", "[-1, 1, nn.LeakyReLU, [0.2]]",

@@ -65,6 +65,7 @@ final class UltralyticsTests: XCTestCase {
         // Only the file name is rewritten (Ultralytics' regex runs over the whole path).
         XCTAssertEqual(ModelScale.unifiedPath("run2s/yolov8m.yaml"), "run2s/yolov8.yaml")
         XCTAssertNil(ModelScale.unifiedPath("cfg/yolo.yaml"))
+        XCTAssertEqual(ModelScale.unifiedPath("yolov8s6.yaml"), "yolov8-p6.yaml")
     }
 
     /// Compiles `Conv [c1, 1, 1]` then `rows` as an Ultralytics config (no anchors, depth and width 1).
@@ -113,14 +114,35 @@ final class UltralyticsTests: XCTestCase {
         XCTAssertTrue(m?.contains(":5: layer 2: unknown module 'SCDown' (Ultralytics modules known: ") == true, m ?? "")
     }
 
+    /// 8.4's parse_model scales every base module but Classify, even one as wide as nc (8.3 left those alone).
+    func testWidthGainSparesOnlyClassify() throws {
+        let yaml = "nc: 64\nscales:\n  n: [0.33, 0.25, 1024]\nbackbone:\n  [[-1, 1, Conv, [64, 3, 2]],\n   [-1, 1, Classify, [nc]]]\nhead: []\n"
+        let c = try Compiler.compile(configFile: temporaryFile("width.yaml", contents: yaml), options: CompileOptions(imageHeight: 64, imageWidth: 64))
+        XCTAssertEqual(c.lowered.layers.map { $0.arguments.prefix(2).map(\.description) }, [["3", "16"], ["16", "64"]])
+    }
+
+    func testUltralyticsRefusals() {
+        func message(_ rows: String) -> String? {
+            let yaml = "nc: 4\nkpt_shape: [17, 3]\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]],\n   [-1, 1, Conv, [32, 3, 2]],\n" + rows + "]\nhead: []\n"
+            return errorText { _ = try Compiler.compile(configFile: temporaryFile("refuse.yaml", contents: yaml), options: CompileOptions(imageHeight: 64, imageWidth: 64)) }?
+                .components(separatedBy: ": layer ").last
+        }
+        XCTAssertEqual(message("   [[0, 1], 1, Detect, [nc, anchors]]"),
+                       "2: 'anchors' names no value: this config has no 'anchors:' key, so it is read as an Ultralytics config, whose heads are anchor-free; add 'anchors:' to read it as YOLOv5's")
+        XCTAssertEqual(message("   [-1, 1, nn.Flatten, []],\n   [[-1], 1, Pose, [nc, kpt_shape]]"),
+                       "3: Pose takes 4-D feature maps (batch, channels, height, width), but its input is [1, 8192]")
+        XCTAssertEqual(message("   [[0, 1], 1, Pose, [nc, [17, 4]]]"), "2: Pose: kpt_shape must be [keypoints, 2 or 3], got [17, 4]")
+    }
+
     func testC2PSA() throws {
         let l = try layers(c1: 128, "[-1, 1, C2PSA, [128]]", file: "c2psa")
         // C2PSA(128, 128): c = 64; cv1, cv2 Conv(128, 128) 16,640 each; PSABlock(64, 1 head): qkv
         // Conv(64, 128, act=False) 8,448, proj Conv(64, 64) 4,224, pe Conv(64, 64, 3, g=64) 704,
         // ffn Conv(64, 128) 8,448 and Conv(128, 64) 8,320.
         check(l[0], params: 2 * 16_640 + 8_448 + 4_224 + 704 + 8_448 + 8_320, shape: [1, 128, 64, 64])
-        XCTAssertEqual(errorText { _ = try self.layers(c1: 64, "[-1, 1, C2PSA, [64]]", file: "c2psa-small") }?.components(separatedBy: ": layer 1: ").last,
-                       "C2PSA: hidden channels int(64 * 0.5) = 32 give c // 64 = 0 attention heads; C2PSA needs at least 64")
+        // Narrower than 64 hidden channels: max(c // 64, 1) = 1 head (8.4). c = 32: cv1, cv2 Conv(64, 64) 4,224 each;
+        // qkv Conv(32, 64) 2,176, proj Conv(32, 32) 1,088, pe 352, ffn 2,176 + 2,112.
+        check(try layers(c1: 64, "[-1, 1, C2PSA, [64]]", file: "c2psa-small")[0], params: 2 * 4_224 + 2_176 + 1_088 + 352 + 2_176 + 2_112, shape: [1, 64, 64, 64])
     }
 
     /// Detect: per level box branch Conv(x, c2, 3), Conv(c2, c2, 3), nn.Conv2d(c2, 64, 1) with

@@ -69,9 +69,11 @@ public enum ConfigParser {
         var notes: [String] = []
         var chosenScale: String? = nil
         var maxChannels: Int? = nil
+        // A checkpoint's `scale` (None or '' when it had none: Python takes both as no scale).
+        let scaleKey: String? = value("scale").flatMap { if case .string(let s) = resolveScalar($0) { return s }; return nil }
         if dialect == .ultralytics, let scalesNode = value("scales") {
             let scales = try ModelScale.parseScales(scalesNode, file: file)
-            let named = scaleFromFileName ?? value("scale")?.string ?? ""
+            let named = scaleFromFileName ?? scaleKey ?? ""
             if let asked = scale ?? (named.isEmpty ? nil : named) {
                 guard let s = scales.first(where: { $0.name == asked }) else {
                     let keyLine = top.first { $0.key.string == "scales" }?.key.mark?.line
@@ -145,9 +147,11 @@ public enum ConfigParser {
             throw ConfigError(file: file, line: e.mark?.line, "'end2end: True' (a one-to-one head with its top-k selection in the graph) is not supported yet")
         }
         var ch = 3
-        if let c = value("ch") ?? value("channels") {
+        // YOLOv5's key is `ch`, Ultralytics' `channels` (its checkpoints' configs carry it).
+        let channelsKey = dialect == .ultralytics && value("channels") != nil ? "channels" : "ch"
+        if let c = value(channelsKey) {
             guard case .int(let v) = resolveScalar(c), v >= 1, v <= 1 << 16 else {
-                throw ConfigError(file: file, line: c.mark?.line, "'ch' must be an integer from 1 to 65536")
+                throw ConfigError(file: file, line: c.mark?.line, "'\(channelsKey)' must be an integer from 1 to 65536")
             }
             ch = v
         }
@@ -175,7 +179,7 @@ public enum ConfigParser {
         if dialect == .ultralytics && chosenScale == nil {
             // parse_model's `scale` without scales: the file name's letter, or the checkpoint's key
             // (C3k2 reads it).
-            config.scale = scaleFromFileName ?? value("scale")?.string
+            config.scale = scaleFromFileName ?? scaleKey
         }
         config.notes = notes
         return config

@@ -24,7 +24,12 @@ public enum ModelScale {
     /// `yolo11-seg.yaml` (its yaml_model_load rewrites the whole path; this rewrites only the file name, so a
     /// folder such as `run2s/` is left alone). nil when the name has no scale letter.
     public static func unifiedPath(_ path: String) -> String? {
-        let name = (path as NSString).lastPathComponent
+        var name = (path as NSString).lastPathComponent
+        // P6 models are named -p6 now: yolov8n6.yaml is yolov8n-p6.yaml, so yolov8-p6.yaml.
+        let stem = (name as NSString).deletingPathExtension
+        if stem.count == 8, ["yolov5", "yolov8"].contains(String(stem.prefix(6))), "nsmlx".contains(stem[stem.index(stem.startIndex, offsetBy: 6)]), stem.hasSuffix("6") {
+            name = String(stem.dropLast()) + "-p6." + (name as NSString).pathExtension
+        }
         guard let pattern = try? NSRegularExpression(pattern: "(\\d+)([nslmx])(.+)?$") else { return nil }
         let range = NSRange(name.startIndex..., in: name)
         guard pattern.firstMatch(in: name, range: range) != nil else { return nil }

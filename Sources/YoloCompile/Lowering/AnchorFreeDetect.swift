@@ -149,8 +149,11 @@ struct AnchorFreeHead: Sendable {
 
     /// make_anchors(x, stride, 0.5), transposed as Detect keeps them.
     func anchorGrid(_ b: GraphBuilder, _ features: [ValueID]) throws -> AnchorGrid {
-        let strides = self.strides(b, features)
         let sizes = features.map { b.type($0).shape }
+        guard sizes.allSatisfy({ $0.count == 4 }) else {
+            throw ShapeError(layer: b.currentScope, op: "Detect", message: "expects 4-D feature maps, got \(sizes)")
+        }
+        let strides = self.strides(b, features)
         let count = sizes.reduce(0) { $0 + $1[2] * $1[3] }
         try b.reserve(3 * count, for: "the anchor points")
         var xs = [Float](), ys = [Float](), scale = [Float]()
@@ -260,6 +263,7 @@ public struct UltralyticsPoseModule: YoloModule, DetectionHead {
         case nil: (keypoints, ndim) = (17, 3)
         case .list(let l)? where l.count == 2:
             (keypoints, ndim) = (try ctx.int(1, "kpt_shape", element: 0), try ctx.int(1, "kpt_shape", element: 1))
+        case .string("kpt_shape")?: throw ctx.fail("kpt_shape names no value: the config has no 'kpt_shape:' key, such as kpt_shape: [17, 3]")
         case let v?: throw ctx.fail("kpt_shape must be [keypoints, 2 or 3], got \(v)")
         }
         guard keypoints >= 1, keypoints <= 10_000, ndim == 2 || ndim == 3 else {

@@ -101,6 +101,9 @@ public enum ModelLowering {
             let layer = i + layerOffset
             func fail(_ m: String) -> ConfigError { ConfigError(file: config.file, line: row.line, layer: layer, row: i, m) }
             let type = try moduleType(row, layer: layer, config)
+            if config.dialect == .ultralytics, row.args.contains(.string("anchors")) {
+                throw fail("'anchors' names no value: this config has no 'anchors:' key, so it is read as an Ultralytics config, whose heads are anchor-free; add 'anchors:' to read it as YOLOv5's")
+            }
             guard row.args.count <= type.arguments.count else {
                 throw fail("\(row.module) takes at most \(type.arguments.count) args [\(type.arguments.joined(separator: ", "))], got \(row.args.count)")
             }
@@ -125,6 +128,9 @@ public enum ModelLowering {
                     let filled = outputs.firstIndex { $0 != nil } ?? 0
                     throw fail("'from' \(f) names layer \(j), an empty slot: the backbone in row 0 fills layers \(filled) to 4")
                 }
+            }
+            if !type.acceptsAnyRank, let v = sources.first(where: { b.type($0).shape.count != 4 }) {
+                throw fail("\(row.module) takes 4-D feature maps (batch, channels, height, width), but its input is \(b.type(v).shape)")
             }
             if type is any MultiOutputHead.Type && i != config.rows.count - 1 {
                 throw fail("\(row.module) returns the model's outputs (detections and mask prototypes), so it must be the last row")

@@ -38,7 +38,7 @@ func lowerPSABlock(_ b: GraphBuilder, _ x: ValueID, c: Int, attnRatio: Double, h
     return shortcut ? try b.op("Add", [y, f]) : f
 }
 
-/// `C2PSA(c1, c2, n=1, e=0.5)`: cv1 to 2c, split; n PSABlocks(c, 0.5, c // 64 heads) on the second half;
+/// `C2PSA(c1, c2, n=1, e=0.5)`: cv1 to 2c, split; n PSABlocks(c, 0.5, max(c // 64, 1) heads) on the second half;
 /// cv2(cat(a, m(b))). c1 must equal c2 (it asserts so).
 public struct C2PSAModule: YoloModule {
     public static let names = ["C2PSA"]
@@ -56,8 +56,7 @@ public struct C2PSAModule: YoloModule {
         e = try ctx.double(1, "e", default: 0.5)
         given = ctx.args.count
         guard c1 == c2 else { throw ctx.fail("input channels \(c1) must equal output channels \(c2) (C2PSA asserts c1 == c2)") }
-        let c = Int(Double(c1) * e)
-        guard c >= 64 else { throw ctx.fail("hidden channels int(\(c1) * \(e)) = \(c) give c // 64 = 0 attention heads; C2PSA needs at least 64") }
+        guard Int(Double(c1) * e) >= 1 else { throw ctx.fail("expansion e = \(e) gives no hidden channels") }
         act = ctx.defaultActivation
     }
 
@@ -70,7 +69,7 @@ public struct C2PSAModule: YoloModule {
         let halves = try b.add("Split", [t, b.constant(ints: [c, c])], ["axis": .int(1)], outputs: 2)
         var y = halves[1]
         for i in 0..<n {
-            y = try b.scoped("m") { try b.scoped(String(i)) { try lowerPSABlock(b, y, c: c, attnRatio: 0.5, heads: c / 64, shortcut: true, act: act) } }
+            y = try b.scoped("m") { try b.scoped(String(i)) { try lowerPSABlock(b, y, c: c, attnRatio: 0.5, heads: max(c / 64, 1), shortcut: true, act: act) } }
         }
         let cat = try b.op("Concat", [halves[0], y], ["axis": .int(1)])
         return try lowerConvSubmodule(b, "cv2", cat, 2 * c, c1, act: act)

@@ -2,6 +2,7 @@
 
 /// `Concat(dimension=1)`: channels are the sum of its inputs'.
 public struct ConcatModule: YoloModule {
+    public static let acceptsAnyRank = true
     public static let names = ["Concat"]
     public static let arguments = ["dimension"]
     let axis: Int

@@ -15,11 +15,14 @@ extension ModuleContext {
     /// An int-or-pair argument, or `d` when absent (or None and `d` is given).
     func intOrPair(_ i: Int, _ name: String, default d: IntOrPair? = nil) throws -> IntOrPair {
         switch arg(i) {
+        case nil, .none?:
+            guard let d else { throw fail("argument \(name) is required") }
+            return d
         case .list(let l)? where l.count == 2:
-            guard case .int = l[0], case .int = l[1] else { throw fail("argument \(name) must be an int or a pair of ints, got \(arg(i)!)") }
+            guard case .int = l[0], case .int = l[1] else { throw fail("argument \(name) must be an int or a pair of ints, got \(ArgValue.list(l))") }
             return IntOrPair(try int(i, name, element: 0), try int(i, name, element: 1))
-        case .list?: throw fail("argument \(name) must be an int or a pair of ints, got \(arg(i)!)")
-        default: return IntOrPair(try int(i, name, default: d?.h))
+        case .list(let l)?: throw fail("argument \(name) must be an int or a pair of ints, got \(ArgValue.list(l))")
+        default: return IntOrPair(try int(i, name))
         }
     }
 
@@ -136,13 +139,13 @@ public struct AdaptivePool2dModule: YoloModule {
             switch v {
             case .none: return nil
             case .int(let n) where n >= 1 && n <= ModuleContext.argumentLimit: return n
-            default: throw ctx.fail("output_size must be a positive int, None, or a pair of them, got \(ctx.arg(0)!)")
+            default: throw ctx.fail("output_size must be a positive int, None, or a pair of them, got \(v)")
             }
         }
         switch ctx.arg(0) {
         case .list(let l)? where l.count == 2: size = (try side(l[0]), try side(l[1]))
+        case .none?, nil: throw ctx.fail("output_size must be a positive int or a pair (None keeps that side only inside a pair)")
         case let v?: let n = try side(v); size = (n, n)
-        case nil: throw ctx.fail("argument output_size is required")
         }
         if max, try ctx.bool(1, "return_indices", default: false) { throw ctx.fail("return_indices=True returns a tuple, which no layer after it can read") }
         if !max, ctx.arg(1) != nil { throw ctx.fail("takes one argument, output_size") }
@@ -197,7 +200,7 @@ public struct ZeroPad2dModule: YoloModule {
         switch ctx.arg(0) {
         case .list(let l)? where l.count == 4: pads = try (0..<4).map { try ctx.int(0, "padding", element: $0) }
         case .int?: pads = Array(repeating: try ctx.int(0, "padding"), count: 4)
-        default: throw ctx.fail("padding must be an int or [left, right, top, bottom], got \(ctx.arg(0)!)")
+        default: throw ctx.fail("padding must be an int or [left, right, top, bottom], got \(ctx.arg(0).map { "\($0)" } ?? "nothing")")
         }
     }
 
@@ -212,9 +215,10 @@ public struct ZeroPad2dModule: YoloModule {
 
 /// `nn.Identity(*args)`, and `nn.Dropout(p=0.5, inplace=False)` / `nn.Dropout2d`, which inference skips.
 public struct IdentityModule: YoloModule {
+    public static let acceptsAnyRank = true
     public static let names = ["nn.Identity", "Identity", "nn.Dropout", "Dropout", "nn.Dropout2d", "Dropout2d"]
     /// nn.Identity ignores any arguments; Dropout takes p and inplace.
-    public static let arguments = ["p", "inplace", "", "", "", "", "", ""]
+    public static let arguments = ["p", "inplace", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7"]
     let c: Int
     let args: [ArgValue]
 
@@ -238,6 +242,7 @@ public struct IdentityModule: YoloModule {
 /// The activation layers: `nn.ReLU(inplace=False)`, `nn.ReLU6`, `nn.SiLU`, `nn.Hardswish`,
 /// `nn.Sigmoid()`, `nn.Tanh()`, `nn.LeakyReLU(negative_slope=0.01, inplace=False)`.
 public struct ActivationModule: YoloModule {
+    public static let acceptsAnyRank = true
     public static let names = ["nn.ReLU", "ReLU", "nn.ReLU6", "ReLU6", "nn.SiLU", "SiLU", "nn.Hardswish", "Hardswish",
                                "nn.Sigmoid", "Sigmoid", "nn.Tanh", "Tanh", "nn.LeakyReLU", "LeakyReLU"]
     public static let arguments = ["negative_slope or inplace", "inplace"]
@@ -343,6 +348,7 @@ public struct Conv2dModule: YoloModule {
 /// `nn.Linear(in_features, out_features, bias=True)` on the last axis, as PyTorch applies it (after
 /// nn.Flatten that is the features; on a feature map it would be the width).
 public struct LinearModule: YoloModule {
+    public static let acceptsAnyRank = true
     public static let names = ["nn.Linear", "Linear"]
     public static let arguments = ["in_features", "out_features", "bias"]
     public static let requiredArguments = 2
@@ -373,6 +379,7 @@ public struct LinearModule: YoloModule {
 
 /// `nn.Flatten(start_dim=1, end_dim=-1)`.
 public struct FlattenModule: YoloModule {
+    public static let acceptsAnyRank = true
     public static let names = ["nn.Flatten", "Flatten"]
     public static let arguments = ["start_dim", "end_dim"]
     let c, start, end: Int
@@ -431,6 +438,7 @@ public struct UpsampleModule: YoloModule {
         let x = inputs[0]
         if let scale { return try lowerNearestUpsample(b, x, scale: scale) }
         let s = b.type(x).shape
+        guard s.count == 4 else { throw ShapeError(layer: b.currentScope, op: "Upsample", message: "expects a 4-D input, got \(s)") }
         let side = size ?? s[2]
         return try b.op("Resize", [x, nil, nil, b.constant(ints: [s[0], s[1], side, side])], nearestResize)
     }

@@ -8,6 +8,9 @@ public protocol YoloModule: Sendable {
     static var arguments: [String] { get }
     /// How many of `arguments` are required.
     static var requiredArguments: Int { get }
+    /// Whether it reads inputs of any rank (nn.Flatten, nn.Linear, activations); other blocks take 4-D
+    /// feature maps, which the lowering checks before calling them.
+    static var acceptsAnyRank: Bool { get }
 
     /// Applies parse_model's rules for this module to the row.
     init(_ ctx: inout ModuleContext) throws
@@ -21,6 +24,7 @@ public protocol YoloModule: Sendable {
 
 extension YoloModule {
     public static var requiredArguments: Int { 0 }
+    public static var acceptsAnyRank: Bool { false }
 }
 
 /// What a module sees of its row while parse_model's rules are applied.
@@ -87,13 +91,14 @@ public struct ModuleContext {
     public var c1: Int { inputChannels[0] }
 
     /// parse_model's width gain. YOLOv5: `make_divisible(c2 * gw, 8)` unless c2 is Detect's output count.
-    /// Ultralytics: `make_divisible(min(c2, max_channels) * width, 8)` unless c2 is nc (Classify's output).
+    /// Ultralytics (8.4): `make_divisible(min(c2, max_channels) * width, 8)` for every module but Classify
+    /// (8.0 to 8.3 tested `c2 != nc` instead, which also left any layer as wide as nc unscaled).
     public func scaledChannels(_ c2: Int) -> Int {
         switch config.dialect {
         case .yolov5:
             return c2 == detectOutputs ? c2 : makeDivisible(Double(c2) * config.widthMultiple, 8)
         case .ultralytics:
-            return c2 == config.nc ? c2 : makeDivisible(Double(min(c2, config.maxChannels ?? Int.max)) * config.widthMultiple, 8)
+            return row.module == "Classify" ? c2 : makeDivisible(Double(min(c2, config.maxChannels ?? Int.max)) * config.widthMultiple, 8)
         }
     }
 

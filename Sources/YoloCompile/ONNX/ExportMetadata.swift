@@ -26,7 +26,10 @@ public enum ExportMetadata {
         b.setMetadata("names", namesText)
         b.setMetadata("args", arguments(batch: options.batch, half: false))
         b.setMetadata("channels", String(config.inputChannels))
-        if task == "pose", let k = config.keypointShape ?? poseArgument(config) { b.setMetadata("kpt_shape", "[\(k[0]), \(k[1])]") }
+        if task == "pose" {  // the head's kpt_shape: the row's (kpt_shape resolved), else Pose's default
+            let k = poseArgument(config) ?? [17, 3]
+            b.setMetadata("kpt_shape", "[\(k[0]), \(k[1])]")
+        }
     }
 
     /// Ultralytics' task, as guess_model_task reads the config's last module.
