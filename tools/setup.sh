@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything yolo-compile builds and tests with, on Debian (run as root or with sudo):
-# system libraries through apt-get, the Python peers (onnx, onnxruntime) into ./.venv.
+# system libraries through apt-get, the Python peers (onnx, onnxruntime, OpenCV, OpenVINO) into ./.venv.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
