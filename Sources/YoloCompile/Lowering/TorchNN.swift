@@ -48,19 +48,21 @@ public struct MaxPool2dModule: YoloModule {
     public static let arguments = ["kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"]
     public static let requiredArguments = 1
     let c: Int
-    let k, s, p, d: IntOrPair
+    let window: PoolWindow
+    let d: IntOrPair
     let ceil: Bool
     let given: Int
+    var k: IntOrPair { window.k }
+    var s: IntOrPair { window.s }
+    var p: IntOrPair { window.p }
 
     public init(_ ctx: inout ModuleContext) throws {
         c = ctx.c1
-        k = try ctx.intOrPair(0, "kernel_size")
-        s = try ctx.intOrPair(1, "stride", default: k)
-        p = try ctx.intOrPair(2, "padding", default: IntOrPair(0))
+        window = try PoolWindow(ctx)
         d = try ctx.intOrPair(3, "dilation", default: IntOrPair(1))
         guard try !ctx.bool(4, "return_indices", default: false) else { throw ctx.fail("return_indices=True returns a tuple, which no layer after it can read") }
         ceil = try ctx.bool(5, "ceil_mode", default: false)
-        try checkWindow(ctx, k, s, p, d)
+        try window.check(ctx, dilation: d)
         given = ctx.args.count
     }
 
@@ -77,11 +79,22 @@ public struct MaxPool2dModule: YoloModule {
     }
 }
 
-/// PyTorch's own checks of a pooling window: positive sizes, padding at most half the (dilated) kernel.
-private func checkWindow(_ ctx: ModuleContext, _ k: IntOrPair, _ s: IntOrPair, _ p: IntOrPair, _ d: IntOrPair) throws {
-    guard k.h >= 1, k.w >= 1, s.h >= 1, s.w >= 1, d.h >= 1, d.w >= 1 else { throw ctx.fail("kernel_size, stride and dilation must be positive") }
-    guard p.h >= 0, p.w >= 0, p.h <= (d.h * (k.h - 1) + 1) / 2, p.w <= (d.w * (k.w - 1) + 1) / 2 else {
-        throw ctx.fail("padding \(p.arg) must be non-negative and at most half the kernel \(k.arg), as PyTorch requires")
+/// The arguments both pooling layers open with: kernel_size, stride (None: the kernel), padding.
+struct PoolWindow {
+    let k, s, p: IntOrPair
+
+    init(_ ctx: ModuleContext) throws {
+        k = try ctx.intOrPair(0, "kernel_size")
+        s = try ctx.intOrPair(1, "stride", default: k)
+        p = try ctx.intOrPair(2, "padding", default: IntOrPair(0))
+    }
+
+    /// PyTorch's own checks: positive sizes, padding at most half the (dilated) kernel.
+    func check(_ ctx: ModuleContext, dilation d: IntOrPair) throws {
+        guard k.h >= 1, k.w >= 1, s.h >= 1, s.w >= 1, d.h >= 1, d.w >= 1 else { throw ctx.fail("kernel_size, stride and dilation must be positive") }
+        guard p.h >= 0, p.w >= 0, p.h <= (d.h * (k.h - 1) + 1) / 2, p.w <= (d.w * (k.w - 1) + 1) / 2 else {
+            throw ctx.fail("padding \(p.arg) must be non-negative and at most half the kernel \(k.arg), as PyTorch requires")
+        }
     }
 }
 
@@ -91,19 +104,20 @@ public struct AvgPool2dModule: YoloModule {
     public static let arguments = ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]
     public static let requiredArguments = 1
     let c: Int
-    let k, s, p: IntOrPair
+    let window: PoolWindow
     let ceil, includePad: Bool
     let given: Int
+    var k: IntOrPair { window.k }
+    var s: IntOrPair { window.s }
+    var p: IntOrPair { window.p }
 
     public init(_ ctx: inout ModuleContext) throws {
         c = ctx.c1
-        k = try ctx.intOrPair(0, "kernel_size")
-        s = try ctx.intOrPair(1, "stride", default: k)
-        p = try ctx.intOrPair(2, "padding", default: IntOrPair(0))
+        window = try PoolWindow(ctx)
         ceil = try ctx.bool(3, "ceil_mode", default: false)
         includePad = try ctx.bool(4, "count_include_pad", default: true)
         if let v = ctx.arg(5), v != .none { throw ctx.fail("divisor_override is not supported, got \(v)") }
-        try checkWindow(ctx, k, s, p, IntOrPair(1))
+        try window.check(ctx, dilation: IntOrPair(1))
         given = ctx.args.count
     }
 
