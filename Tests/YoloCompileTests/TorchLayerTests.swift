@@ -74,6 +74,10 @@ final class TorchLayerTests: XCTestCase {
                        "nn.MaxPool2d: padding 2 must be non-negative and at most half the kernel 3, as PyTorch requires")
         XCTAssertEqual(message("[-1, 1, nn.MaxPool2d, [2, 2, 0, 1, True]]"),
                        "nn.MaxPool2d: return_indices=True returns a tuple, which no layer after it can read")
+        // Blocks that read maps get 4-D ones, checked before they are built: no index past a 2-D shape.
+        XCTAssertEqual(errorText { _ = try self.layers(c1: 16, "[-1, 1, nn.Flatten, []]", "[-1, 1, nn.Upsample, [8]]", file: "nn-rank") }?
+                        .components(separatedBy: ": layer ").last,
+                       "2: nn.Upsample takes 4-D feature maps (batch, channels, height, width), but its input is [1, 65536]")
         XCTAssertEqual(message("[-1, 1, nn.Dropout, [1.5]]"), "nn.Dropout: dropout probability has to be between 0 and 1, got 1.5")
         XCTAssertEqual(message("[-1, 1, nn.ZeroPad2d, [[1, 2]]]"), "nn.ZeroPad2d: padding must be an int or [left, right, top, bottom], got [1, 2]")
         XCTAssertEqual(message("[-1, 1, nn.Linear, [10, 4]]"),

@@ -74,18 +74,17 @@ public enum ConfigParser {
         if dialect == .ultralytics, let scalesNode = value("scales") {
             let scales = try ModelScale.parseScales(scalesNode, file: file)
             let named = scaleFromFileName ?? scaleKey ?? ""
+            var chosen = scales[0]
             if let asked = scale ?? (named.isEmpty ? nil : named) {
                 guard let s = scales.first(where: { $0.name == asked }) else {
                     let keyLine = top.first { $0.key.string == "scales" }?.key.mark?.line
                     throw ConfigError(file: file, line: keyLine ?? scalesNode.mark?.line, "has no scale '\(asked)' (its scales: \(scales.map(\.name).joined(separator: ", ")))")
                 }
-                chosenScale = s.name
+                chosen = s
             } else {
-                chosenScale = scales[0].name
-                notes.append("no model scale given (by --scale or a file name such as yolov8\(scales[0].name).yaml); assuming scale '\(scales[0].name)', as Ultralytics does")
+                notes.append("no model scale given (by --scale or a file name such as yolov8\(chosen.name).yaml); assuming scale '\(chosen.name)', as Ultralytics does")
             }
-            let s = scales.first { $0.name == chosenScale }!
-            (gd, gw, maxChannels) = (s.depth, s.width, s.maxChannels)
+            (chosenScale, gd, gw, maxChannels) = (chosen.name, chosen.depth, chosen.width, chosen.maxChannels)
         } else if let s = scale {
             throw ConfigError(file: file, line: nil, "has no 'scales' (an Ultralytics config's list of n, s, m, l, x), so --scale \(s) cannot apply")
         }

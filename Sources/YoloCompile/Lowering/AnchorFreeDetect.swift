@@ -31,13 +31,7 @@ struct AnchorFreeHead: Sendable {
     /// parse_model's printed args (8.4): nc, reg_max, end2end, ch.
     var printedArguments: [ArgValue] { [.int(nc), .int(regMax), .none, .list(ch.map { .int($0) })] }
 
-    /// Each level's stride: the compiler's 256x256 probe (as DetectionModel measures it), else image
-    /// height / level height.
-    func strides(_ b: GraphBuilder, _ inputs: [ValueID]) -> [Float] {
-        if let p = probeStrides, p.count == inputs.count { return p.map(Float.init) }
-        let imageHeight = b.graph.inputs.first.map { b.type($0).shape[2] } ?? 0
-        return inputs.map { (Float(imageHeight) / Float(b.type($0).shape[2])).rounded() }
-    }
+    func strides(_ b: GraphBuilder, _ inputs: [ValueID]) -> [Float] { levelStrides(b, inputs, probe: probeStrides) }
 
     /// cv2[i]: Conv(x, c2, 3), Conv(c2, c2, 3), nn.Conv2d(c2, 4 * reg_max, 1). cv3[i]: Conv(x, c3, 3),
     /// Conv(c3, c3, 3), nn.Conv2d(c3, nc, 1); or, not legacy, DWConv(x, x, 3) + Conv(x, c3, 1), DWConv(c3, c3, 3)
@@ -149,10 +143,7 @@ struct AnchorFreeHead: Sendable {
 
     /// make_anchors(x, stride, 0.5), transposed as Detect keeps them.
     func anchorGrid(_ b: GraphBuilder, _ features: [ValueID]) throws -> AnchorGrid {
-        let sizes = features.map { b.type($0).shape }
-        guard sizes.allSatisfy({ $0.count == 4 }) else {
-            throw ShapeError(layer: b.currentScope, op: "Detect", message: "expects 4-D feature maps, got \(sizes)")
-        }
+        let sizes = features.map { b.type($0).shape }  // 4-D: ModelLowering checks a head's inputs
         let strides = self.strides(b, features)
         let count = sizes.reduce(0) { $0 + $1[2] * $1[3] }
         try b.reserve(3 * count, for: "the anchor points")

@@ -39,12 +39,15 @@ struct DetectArguments: Sendable {
 
     var na: Int { anchors[0].count / 2 }
 
-    /// Each level's stride: the compiler's 256x256 probe (YOLOv5's), else image height / level height.
-    func strides(_ b: GraphBuilder, _ inputs: [ValueID]) -> [Float] {
-        if let p = probeStrides, p.count == inputs.count { return p.map(Float.init) }
-        let imageHeight = b.graph.inputs.first.map { b.type($0).shape[2] } ?? 0
-        return inputs.map { (Float(imageHeight) / Float(b.type($0).shape[2])).rounded() }
-    }
+    func strides(_ b: GraphBuilder, _ inputs: [ValueID]) -> [Float] { levelStrides(b, inputs, probe: probeStrides) }
+}
+
+/// Each detection level's stride: the compiler's 256x256 probe (as YOLOv5's and Ultralytics' models
+/// measure it), else image height / level height.
+func levelStrides(_ b: GraphBuilder, _ inputs: [ValueID], probe: [Int]?) -> [Float] {
+    if let p = probe, p.count == inputs.count { return p.map(Float.init) }
+    let imageHeight = b.graph.inputs.first.map { b.type($0).shape[2] } ?? 0
+    return inputs.map { (Float(imageHeight) / Float(b.type($0).shape[2])).rounded() }
 }
 
 /// The inference half of YOLOv5's Detect.forward, shared by every head: given each level's raw

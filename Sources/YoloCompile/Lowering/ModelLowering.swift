@@ -95,12 +95,12 @@ public enum ModelLowering {
         // Every module is looked up before any is built: a config that needs a block we lack is refused
         // naming it, not for the arguments of a known block whose signature changed in the same release.
         let backboneFirst = config.rows.first.flatMap { ModuleRegistry.lookup($0.module, dialect: config.dialect) } is any MultiOutputModule.Type
-        for row in config.rows { _ = try moduleType(row, layer: row.index + (backboneFirst && row.index > 0 ? 4 : 0), config) }
+        let types = try config.rows.map { try moduleType($0, layer: $0.index + (backboneFirst && $0.index > 0 ? 4 : 0), config) }
         for row in config.rows {
             let i = row.index
             let layer = i + layerOffset
             func fail(_ m: String) -> ConfigError { ConfigError(file: config.file, line: row.line, layer: layer, row: i, m) }
-            let type = try moduleType(row, layer: layer, config)
+            let type = types[i]
             if config.dialect == .ultralytics, row.args.contains(.string("anchors")) {
                 throw fail("'anchors' names no value: this config has no 'anchors:' key, so it is read as an Ultralytics config, whose heads are anchor-free; add 'anchors:' to read it as YOLOv5's")
             }

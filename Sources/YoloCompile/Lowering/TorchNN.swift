@@ -173,7 +173,6 @@ public struct AdaptivePool2dModule: YoloModule {
 
     public func lower(_ b: GraphBuilder, _ inputs: [ValueID]) throws -> ValueID {
         let x = inputs[0], shape = b.type(x).shape
-        guard shape.count == 4 else { throw ShapeError(layer: b.currentScope, op: "AdaptivePool2d", message: "expects a 4-D input, got \(shape)") }
         let (h, w) = (shape[2], shape[3])
         let (oh, ow) = (size.h ?? h, size.w ?? w)
         if oh == 1 && ow == 1 { return try b.op(max ? "GlobalMaxPool" : "GlobalAveragePool", [x]) }
@@ -452,7 +451,6 @@ public struct UpsampleModule: YoloModule {
         let x = inputs[0]
         if let scale { return try lowerNearestUpsample(b, x, scale: scale) }
         let s = b.type(x).shape
-        guard s.count == 4 else { throw ShapeError(layer: b.currentScope, op: "Upsample", message: "expects a 4-D input, got \(s)") }
         let side = size ?? s[2]
         return try b.op("Resize", [x, nil, nil, b.constant(ints: [s[0], s[1], side, side])], nearestResize)
     }
