@@ -43,6 +43,9 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
     @Flag(help: "Print what each pass changed.")
     var verbose = false
 
+    @Option(help: ArgumentHelp("Symbolic input sizes: `--dynamic` makes batch, height and width symbolic (output0's batch and anchors follow), `--dynamic batch` only the batch. The graph is checked exact at five probe sizes before it is written.", valueName: "batch"))
+    var dynamic: DynamicAxes?
+
     func validate() throws {
         guard (12...21).contains(opset) else { throw ValidationError("--opset must be between 12 and 21, got \(opset)") }
     }
@@ -55,11 +58,18 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
                 for r in c.reports { print("\(r.pass): \(r.changes.count) changes, \(r.nodesBefore) -> \(r.nodesAfter) nodes") }
             }
             var graph = c.optimized
+            if let dynamic {
+                let d = try DynamicShapes.generalize(c, options: model.compileOptions, fuse: !noFuse, axes: dynamic)
+                d.notes.forEach(note)
+                graph = d.graph
+            }
             if half { ExportMetadata.recordHalf(&graph) }
             try OnnxWriter.write(graph, to: output, options: OnnxWriteOptions(opset: opset, float16: half))
-            let outs = c.optimized.outputs.map { "\(c.optimized.name(of: $0)) \(c.optimized.type(of: $0))" }.joined(separator: ", ")
-            say("wrote \(output): opset \(opset), \(c.optimized.nodes.count) nodes, \(outs)\(half ? " (written as float16)" : "")")
+            let outs = graph.outputs.map { "\(graph.name(of: $0)) \(graph.type(of: $0))" }.joined(separator: ", ")
+            say("wrote \(output): opset \(opset), \(graph.nodes.count) nodes, \(outs)\(half ? " (written as float16)" : "")")
             say("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)); pass --weights for trained ones"))
         }
     }
 }
+
+extension DynamicAxes: ExpressibleByArgument {}

@@ -31,7 +31,7 @@ extension YoloCompileCommand {
     /// a negative number after an option read as its value (`--imgsz -1` is a size out of range, not a
     /// missing value).
     static func main() {
-        let arguments = attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
+        let arguments = attachingOptionalValues(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
         do {
             var command = try parseAsRoot(arguments)
             let limit = (command as? any MemoryLimited)?.resources.memoryLimitBytes ?? MemoryLimit.defaultBytes
@@ -45,6 +45,34 @@ extension YoloCompileCommand {
             FileHandle.standardError.write(Data("error: \(first.escapedForTerminal.bounded(1000))\n".utf8))
             Foundation.exit(code.rawValue)
         }
+    }
+
+    /// Options whose value may be left out, as YOLOv5's `--dynamic` (a flag there): `--dynamic` is
+    /// `--dynamic=all`, `--dynamic batch` is `--dynamic=batch`.
+    static let optionalValues: [String: (default: String, values: Set<String>)] = [
+        "--dynamic": ("all", Set(DynamicAxes.allCases.map(\.rawValue))),
+    ]
+
+    static func attachingOptionalValues(_ args: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if let o = optionalValues[a] {
+                if i + 1 < args.count, o.values.contains(args[i + 1]) {
+                    out.append(a + "=" + args[i + 1])
+                    i += 2
+                } else {
+                    out.append(a + "=" + o.default)
+                    i += 1
+                }
+                continue
+            }
+            if a == "--" { out += args[i...]; break }
+            out.append(a)
+            i += 1
+        }
+        return out
     }
 
     /// `--name -3` as `--name=-3`, so that a negative number reaches the option's own check.

@@ -170,6 +170,13 @@ func lowerLocalWindowAttention(_ b: GraphBuilder, _ x: ValueID, dim: Int, keyDim
         return try attention(x)
     }
     let padB = (w - h % w) % w, padR = (w - wd % w) % w
+    // The pad (and the window count) depend on the size, so a graph for every size exists only over
+    // the sizes that need none: multiples of the window at this map's stride.
+    let image = b.type(b.graph.inputs[0]).shape
+    b.sizeRequirements.append(SizeRequirement(
+        module: "LocalWindowAttention", layer: b.currentScope,
+        problem: "pads its \(h)x\(wd) feature map to whole \(w)x\(w) windows, by an amount that depends on the image size",
+        multiple: image[2] % h == 0 && image[3] % wd == 0 ? (image[2] / h * w, image[3] / wd * w) : nil, met: true))
     var y = x
     if padB > 0 || padR > 0 {
         y = try b.op("Pad", [y, b.constant(ints: [0, 0, 0, 0, 0, 0, padB, padR])], ["mode": .string("constant")])

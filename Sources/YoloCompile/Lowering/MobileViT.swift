@@ -101,7 +101,7 @@ public struct MobileViTAttentionModule: YoloModule {
         let exact = image[2] % h == 0 && image[3] % w == 0
         let met = h % patch == 0 && w % patch == 0
         b.sizeRequirements.append(SizeRequirement(
-            module: "MobileViTAttention",
+            module: "MobileViTAttention", layer: b.currentScope,
             problem: "the \(h)x\(w) feature map does not divide into \(patch)x\(patch) patches",
             multiple: exact ? (image[2] / h * patch, image[3] / w * patch) : nil, met: met))
         return met

@@ -52,6 +52,9 @@ public struct LoweredModel: Sendable {
     public var yolov5FusedParameters: Int = 0
     /// Parameters the PyTorch model holds that no forward pass uses (not in `graph`).
     public var unusedParameters: [DeclaredTensor] = []
+    /// What layers need of the image size (met at this size, or the export would have failed), for
+    /// `--dynamic`, whose graph must be the same at every size it accepts.
+    public var sizeRequirements: [SizeRequirement] = []
 
     /// Parameters as PyTorch counts them: the graph's plus the unused ones.
     public var pytorchParameters: Int { graph.constantElementCount(kinds: [.parameter]) + unusedParameters.reduce(0) { $0 + $1.count } }
@@ -208,7 +211,7 @@ public enum ModelLowering {
         return LoweredModel(graph: graph, layers: layers, strides: strides, notes: b.notes,
                             yolov5FusedParameters: graph.constantElementCount(kinds: [.parameter]) - b.convModuleBatchNormChannels
                                 + b.unusedParameters.reduce(0) { $0 + $1.count },
-                            unusedParameters: b.unusedParameters)
+                            unusedParameters: b.unusedParameters, sizeRequirements: b.sizeRequirements)
     }
 }
 
@@ -251,14 +254,19 @@ protocol DetectionHead {
     func strides(_ b: GraphBuilder, _ inputs: [ValueID]) -> [Float]
 }
 
-/// What a layer needs of the image size: a patch size that must divide its feature map, say.
+/// What a layer needs of the image size: a patch size that must divide its feature map, say, or a
+/// window size that its padding depends on. At multiples of `multiple` the layer's graph is the same
+/// apart from its sizes, which is what a dynamic-shape export needs.
 public struct SizeRequirement: Sendable {
     /// The module, for the message.
     public var module: String
+    /// Where it is, `model.9.m.0`.
+    public var layer: String = ""
     /// What fails when it is not met, e.g. "the 20x20 feature map does not divide into 3x3 patches".
     public var problem: String
     /// Image sizes that meet it are multiples of these (height, width), when the map's stride is exact.
     public var multiple: (height: Int, width: Int)?
+    /// Whether the layer can be built at this size (a padded window is; a patch that does not divide is not).
     public var met: Bool
 }
 
