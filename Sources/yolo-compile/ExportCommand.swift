@@ -43,8 +43,7 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
     @Flag(help: "Print what each pass changed.")
     var verbose = false
 
-    @Option(help: ArgumentHelp("Symbolic input sizes: `--dynamic` makes batch, height and width symbolic (output0's batch and anchors follow), `--dynamic batch` only the batch. The graph is checked exact at five probe sizes before it is written.", valueName: "batch"))
-    var dynamic: DynamicAxes?
+    @OptionGroup var stages: ExportStageOptions
 
     func validate() throws {
         guard (12...21).contains(opset) else { throw ValidationError("--opset must be between 12 and 21, got \(opset)") }
@@ -57,12 +56,9 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
             if verbose {
                 for r in c.reports { print("\(r.pass): \(r.changes.count) changes, \(r.nodesBefore) -> \(r.nodesAfter) nodes") }
             }
-            var graph = c.optimized
-            if let dynamic {
-                let d = try DynamicShapes.generalize(c, options: model.compileOptions, fuse: !noFuse, axes: dynamic)
-                d.notes.forEach(note)
-                graph = d.graph
-            }
+            let staged = try stages.stages.apply(to: c, options: model.compileOptions, fuse: !noFuse)
+            staged.notes.forEach(note)
+            var graph = staged.graph
             if half { ExportMetadata.recordHalf(&graph) }
             try OnnxWriter.write(graph, to: output, options: OnnxWriteOptions(opset: opset, float16: half))
             let outs = graph.outputs.map { "\(graph.name(of: $0)) \(graph.type(of: $0))" }.joined(separator: ", ")
@@ -71,5 +67,3 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
         }
     }
 }
-
-extension DynamicAxes: ExpressibleByArgument {}

@@ -269,7 +269,8 @@ public enum OnnxWriter {
         }
         shape.pointee.n_dim = dims.count
         shape.pointee.dim = arena.array(dims)
-        tt.pointee.shape = shape
+        // An unknown rank has no shape field (an empty one would say scalar).
+        tt.pointee.shape = type.dims == nil ? nil : shape
         tp.pointee.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
         tp.pointee.tensor_type = tt
         vi.pointee.type = tp
