@@ -31,6 +31,13 @@ public struct DetectionLayout: Sendable, Equatable {
     /// Values per candidate.
     public var rowLength: Int { 4 + (objectness ? 1 : 0) + classes + extra.count }
     public var firstClass: Int { objectness ? 5 : 4 }
+
+    public init(channelsFirst: Bool, objectness: Bool, classes: Int, extra: Extra) {
+        self.channelsFirst = channelsFirst
+        self.objectness = objectness
+        self.classes = classes
+        self.extra = extra
+    }
     public var firstExtra: Int { firstClass + classes }
 
     /// The layout of a compiled model's output0, or why it has none NMS can use.
