@@ -31,8 +31,8 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
     @Option(name: .shortAndLong, help: "The ONNX file to write.")
     var output: String
 
-    @Option(help: "ONNX opset to target (12 to 21).")
-    var opset: Int = 17
+    @Option(help: "ONNX opset to target (12 to 21; default 17, or the nearest the --target takes).")
+    var opset: Int?
 
     @Flag(help: "Keep BatchNormalization nodes instead of fusing them.")
     var noFuse = false
@@ -46,7 +46,7 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
     @OptionGroup var stages: ExportStageOptions
 
     func validate() throws {
-        guard (12...21).contains(opset) else { throw ValidationError("--opset must be between 12 and 21, got \(opset)") }
+        if let opset, !(12...21).contains(opset) { throw ValidationError("--opset must be between 12 and 21, got \(opset)") }
     }
 
     func run() throws {
@@ -56,11 +56,13 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
             if verbose {
                 for r in c.reports { print("\(r.pass): \(r.changes.count) changes, \(r.nodesBefore) -> \(r.nodesAfter) nodes") }
             }
-            let staged = try stages.stages.apply(to: c, options: model.compileOptions, fuse: !noFuse)
+            let stages = self.stages.stages
+            let opset = stages.opset(self.opset)
+            let staged = try stages.apply(to: c, options: model.compileOptions, fuse: !noFuse, opset: opset)
             staged.notes.forEach(note)
             var graph = staged.graph
             if half { ExportMetadata.recordHalf(&graph) }
-            try OnnxWriter.write(graph, to: output, options: OnnxWriteOptions(opset: opset, float16: half))
+            try OnnxWriter.write(graph, to: output, options: OnnxWriteOptions(opset: opset, float16: half, valueInfo: stages.profile.valueInfo))
             let outs = graph.outputs.map { "\(graph.name(of: $0)) \(graph.type(of: $0))" }.joined(separator: ", ")
             say("wrote \(output): opset \(opset), \(graph.nodes.count) nodes, \(outs)\(half ? " (written as float16)" : "")")
             say("weights: " + (c.weightsSummary ?? "seeded (--seed \(model.seed)); pass --weights for trained ones"))

@@ -30,9 +30,14 @@ struct ExportStageOptions: ParsableArguments {
         if let k = maxDet, !(1...100_000).contains(k) { throw ValidationError("--max-det must be between 1 and 100000, got \(k)") }
     }
 
+    @Option(help: ArgumentHelp("The runtime the file is for: \(RuntimeTarget.allCases.map(\.rawValue).joined(separator: ", ")). The graph is legalised to its opsets, operators and ranks exactly, or the export fails naming the node; `inspect --target` checks an existing file.", valueName: "runtime"))
+    var target: RuntimeTarget = .generic
+
     var stages: ExportStages {
-        ExportStages(dynamic: dynamic, nms: nms ? NMSRequest(scoreThreshold: confThres, iouThreshold: iouThres, maxDetections: maxDet, agnostic: agnosticNms) : nil)
+        ExportStages(dynamic: dynamic, nms: nms ? NMSRequest(scoreThreshold: confThres, iouThreshold: iouThres, maxDetections: maxDet, agnostic: agnosticNms) : nil,
+                     target: target)
     }
 }
 
 extension DynamicAxes: ExpressibleByArgument {}
+extension RuntimeTarget: ExpressibleByArgument {}

@@ -19,6 +19,9 @@ struct InspectCommand: ParsableCommand, MemoryLimited {
     @Flag(help: "Print the graph as IR text.")
     var ir = false
 
+    @Option(help: ArgumentHelp("Say whether the file fits a runtime (\(RuntimeTarget.allCases.map(\.rawValue).joined(separator: ", "))), and why not: its opset, operators as written, ranks and symbolic sizes against the profile export --target uses. Exits 1 when it does not fit.", valueName: "runtime"))
+    var target: RuntimeTarget?
+
     func run() throws {
         try reportingErrors {
             if Compiler.isWeightsFile(model) {
@@ -56,6 +59,18 @@ struct InspectCommand: ParsableCommand, MemoryLimited {
             say("constants: \(g.constants.count) tensors, \(g.constants.values.reduce(0) { $0 + $1.tensor.count }) values, \(bytes) bytes")
             for (k, v) in g.metadata { say("metadata \(k): \(v.count > 120 ? String(v.prefix(117)) + "..." : v)") }
             if ir { for line in g.text.split(separator: "\n") { say(String(line)) } }
+            if let target {
+                let profile = RuntimeProfile.of(target)
+                let violations = profile.violations(of: g, opset: info.opset, written: info.nodes)
+                guard !violations.isEmpty else {
+                    say("target \(target.rawValue): fits \(profile.runtime)")
+                    return
+                }
+                say("target \(target.rawValue): does not fit \(profile.runtime), \(violations.count) problem\(violations.count == 1 ? "" : "s"):")
+                for v in violations.prefix(20) { say("  \(v)") }
+                if violations.count > 20 { say("  and \(violations.count - 20) more") }
+                throw ExitCode(1)
+            }
         }
     }
 }

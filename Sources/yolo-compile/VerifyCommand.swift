@@ -19,8 +19,8 @@ struct VerifyCommand: ParsableCommand, MemoryLimited {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "ONNX opset for the round trip.")
-    var opset: Int = 17
+    @Option(help: "ONNX opset for the round trip (default 17, or the nearest the --target takes).")
+    var opset: Int?
 
     @OptionGroup var stages: ExportStageOptions
 
@@ -29,7 +29,7 @@ struct VerifyCommand: ParsableCommand, MemoryLimited {
 
     func validate() throws {
         guard tolerance.isFinite, tolerance > 0 else { throw ValidationError("--tolerance must be a positive, finite number, got \(tolerance)") }
-        guard Opset.supported.contains(opset) else {
+        if let opset, !Opset.supported.contains(opset) {
             throw ValidationError("--opset must be between \(Opset.supported.lowerBound) and \(Opset.supported.upperBound), got \(opset)")
         }
     }

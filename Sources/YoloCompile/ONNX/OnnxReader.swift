@@ -9,6 +9,18 @@ public struct OnnxModelInfo: Sendable {
     public var producer: String
     /// The graph outputs' types as the file declares them (symbols included), by output.
     public var declaredOutputs: [TensorType?] = []
+    /// The nodes as the file writes them (before any folding or respelling), for `inspect --target`.
+    public var nodes: [WrittenNode] = []
+}
+
+/// A node's name and operator as an ONNX file writes it.
+public struct WrittenNode: Sendable, Equatable {
+    public var name: String
+    public var op: String
+    public init(name: String, op: String) {
+        self.name = name
+        self.op = op
+    }
 }
 
 /// Reads an ONNX file into the IR, exactly or not at all. Every node is checked against its
@@ -48,6 +60,10 @@ public enum OnnxReader {
         var g = try reader.read(gp.pointee)
         for i in 0..<gp.pointee.n_output {
             info.declaredOutputs.append(gp.pointee.output[i].flatMap { try? reader.valueType($0.pointee, what: "output") })
+        }
+        for i in 0..<gp.pointee.n_node {
+            guard let n = gp.pointee.node[i]?.pointee else { continue }
+            info.nodes.append(WrittenNode(name: cstr(n.name), op: cstr(n.op_type)))
         }
         for i in 0..<m.n_metadata_props {
             guard let e = m.metadata_props[i]?.pointee else { continue }

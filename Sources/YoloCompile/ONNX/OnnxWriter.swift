@@ -7,12 +7,15 @@ public struct OnnxWriteOptions: Sendable {
     /// Write float tensors as FLOAT16 (`export --half`): an encoding of the same graph, rounded once
     /// on the way out. Inputs ONNX requires in float32 (Resize's roi and scales) stay float32.
     public var float16 = false
+    /// Write every intermediate value's type as value_info (engines that do not infer shapes, libonnx).
+    public var valueInfo = false
     public var producerName = "yolo-compile"
     public var producerVersion = yoloCompileVersion
 
-    public init(opset: Int = Opset.defaultVersion, float16: Bool = false) {
+    public init(opset: Int = Opset.defaultVersion, float16: Bool = false, valueInfo: Bool = false) {
         self.opset = opset
         self.float16 = float16
+        self.valueInfo = valueInfo
     }
 }
 
@@ -106,6 +109,13 @@ public enum OnnxWriter {
         let outs = g.outputs.map { valueInfo(g.name(of: $0), g.type(of: $0), half: half($0), arena) }
         graph.pointee.n_output = outs.count
         graph.pointee.output = arena.array(outs)
+        if options.valueInfo {
+            let interface = Set(g.inputs + g.outputs)
+            let infos = g.nodes.flatMap(\.outputs).filter { !interface.contains($0) }
+                .map { valueInfo(g.name(of: $0), g.type(of: $0), half: half($0), arena) }
+            graph.pointee.n_value_info = infos.count
+            graph.pointee.value_info = arena.array(infos)
+        }
 
         let model = arena.allocate(Onnx__ModelProto.self, count: 1)
         onnx__model_proto__init(model)

@@ -39,13 +39,14 @@ public struct ParityReport: Sendable {
 ///   NMS outputs to `ReferenceNMS` applied to that same raw output, exactly.
 public enum ParityCheck {
     public static func run(model path: String, weights: WeightsSource, options: CompileOptions, stages: ExportStages,
-                           opset: Int) throws -> ParityReport {
+                           opset: Int?) throws -> ParityReport {
+        let opset = stages.opset(opset)
         let c = try Compiler.compile(model: path, weights: weights, options: options, fuse: true)
-        let staged = try stages.apply(to: c, options: options, fuse: true)
-        let bytes = try OnnxWriter.serialize(staged.graph, options: OnnxWriteOptions(opset: opset))
+        let staged = try stages.apply(to: c, options: options, fuse: true, opset: opset)
+        let bytes = try OnnxWriter.serialize(staged.graph, options: OnnxWriteOptions(opset: opset, valueInfo: stages.profile.valueInfo))
         let (reimported, _) = try OnnxReader.read(bytes: Data(bytes), file: "<exported \(path)>")
         var points = [(c.lowered.graph, options)]
-        if let d = staged.dynamic, let axes = stages.dynamic {
+        if let d = staged.dynamic, let axes = staged.dynamicAxes {
             var o = options
             o.batch += 1
             if axes == .all { (o.imageHeight, o.imageWidth) = (o.imageHeight + d.quantum.height, o.imageWidth + d.quantum.width) }

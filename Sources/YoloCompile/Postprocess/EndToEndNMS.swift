@@ -14,7 +14,7 @@
 ///     score  = max over classes of class [* objectness], label = argmax (B, N)
 ///     scores = score in the label's row, -1 elsewhere (class-aware)     (B, nc, N), or score (B, 1, N)
 ///     kept   = NonMaxSuppression(boxes, scores, K, iou, score threshold)          (S, 3)
-///     map    = ScatterND(-1 everywhere, kept's (batch, box), their scores)      (B, N)
+///     map    = ScatterND(-1 everywhere, kept's (batch, box), their scores)      (B, N)   (no Shape)
 ///     top    = TopK(map, K): values and box indices, descending; valid = value > -1
 ///
 /// Each candidate competes only under its best class, as YOLOv5's and Ultralytics' NMS do by default
@@ -54,7 +54,8 @@ public enum EndToEndNMS {
                                                   a.constant(.vector([options.iouThreshold])), a.constant(.vector([options.scoreThreshold]))])
         let where_ = try a.op("Concat", [try a.op("Slice", [kept, ints([0]), ints([1]), ints([1])]),
                                           try a.op("Slice", [kept, ints([2]), ints([3]), ints([1])])], ["axis": .int(1)])
-        let none = try a.op("ConstantOfShape", [try a.op("Shape", [score])], ["value": .tensor(Tensor(shape: [1], floats: [-1]))])
+        // -1 wherever NMS keeps nothing (scores are at least 0), made without reading the shape.
+        let none = try a.op("Where", [try a.op("Less", [score, minusOne]), score, minusOne])
         let map = try a.op("ScatterND", [none, where_, try a.op("GatherND", [score, where_])])
         // K = min(max detections, candidates): a constant unless the candidates are a symbol.
         let k: ValueID
