@@ -9,7 +9,7 @@ final class PassCaseTests: XCTestCase {
     func testPassCases() throws {
         let dir = Repo.path("Tests/YoloCompileTests/PassCases")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".ir") }.sorted()
-        XCTAssertEqual(files.count, 12)
+        XCTAssertEqual(files.count, 15)
         for file in files {
             let text = try String(contentsOfFile: dir + "/" + file, encoding: .utf8)
             let parts = text.components(separatedBy: "// CHECK:\n")
