@@ -48,11 +48,29 @@ public struct RuntimeProfile: Sendable {
                                   dynamic: [], defaultDynamic: nil, shapeArithmetic: false, valueInfo: false,
                                   legalizations: [.limitTransposeRank4])
         case .libonnx:
-            return RuntimeProfile(target: t, runtime: "libonnx (xboot)", opsets: 12...13, operators: nil, maxRank: nil,
+            // Opset 13 to 16: Squeeze and Unsqueeze need 13, Reduce* take axes as attributes to 17, and
+            // at 16 LayerNormalization is written as its primitives (libonnx has none).
+            return RuntimeProfile(target: t, runtime: "libonnx (xboot e6129dab)", opsets: 13...16, operators: libonnxOperators, maxRank: nil,
                                   dynamic: [], defaultDynamic: nil, shapeArithmetic: false, valueInfo: true,
-                                  legalizations: [.nearestResizeToExpand, .splitToSlices])
+                                  legalizations: [.nearestResizeToExpand, .sliceAsSelection, .padAsConcat, .hardSwishAsHardSigmoid, .copyAfterTranspose])
         }
     }
+
+    /// The operators libonnx (e6129dab) implements for float32 at opsets 13 to 16: its resolvers in
+    /// src/default, read by hand (75 more are declared with empty bodies: Resize, Split, Slice, Pad,
+    /// Gather, LayerNormalization, HardSwish, ConvTranspose, TopK, NonMaxSuppression among them).
+    static let libonnxOperators: Set<String> = [
+        "Abs", "Acos", "Acosh", "Add", "And", "ArgMax", "ArgMin", "Asin", "Asinh", "Atan", "Atanh", "AveragePool",
+        "BatchNormalization", "Cast", "Ceil", "Celu", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv", "Cos", "Cosh",
+        "Div", "Dropout", "Elu", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor", "Gemm", "GlobalAveragePool",
+        "GlobalLpPool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "HardSigmoid", "Identity", "InstanceNormalization",
+        "IsInf", "IsNaN", "LRN", "LeakyRelu", "Less", "LessOrEqual", "Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Mean",
+        "Min", "Mod", "Mul", "Neg", "Not", "Or", "PRelu", "Pow", "Range", "Reciprocal", "ReduceL1", "ReduceL2", "ReduceLogSum",
+        "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare", "Relu",
+        "Reshape", "Round", "Selu", "Shape", "Shrink", "Sigmoid", "Sign", "Sin", "Sinh", "Size", "Softmax", "Softplus",
+        "Softsign", "Sqrt", "Squeeze", "Sub", "Sum", "Tan", "Tanh", "ThresholdedRelu", "Tile", "Transpose", "Unsqueeze",
+        "Where", "Xor",
+    ]
 
     /// Operators that compute sizes from shapes: what `shapeArithmetic: false` excludes.
     static let shapeOperators: Set<String> = ["Shape", "Size"]
