@@ -14,7 +14,8 @@ extension Pass {
     /// Every pass, by name, for tools and tests that name passes in text.
     public static var all: [Pass] {
         [.splitBatchNormOverConcat, .fuseConvBatchNorm, .replaceBatchNorm, .constantFolding, .identityElimination, .deadCodeElimination,
-         .nearestResizeToExpand, .sliceAsSelection, .padAsConcat, .hardSwishAsHardSigmoid, .copyAfterTranspose, .limitTransposeRank4]
+         .nearestResizeToExpand, .sliceAsSelection, .padAsConcat, .hardSwishAsHardSigmoid, .copyAfterTranspose, .limitTransposeRank4,
+         .stridedSliceAsReshape, .constantsAtFullRank]
     }
 
     public static func named(_ name: String) -> Pass? { all.first { $0.name == name } }

@@ -44,9 +44,11 @@ public struct RuntimeProfile: Sendable {
             return RuntimeProfile(target: t, runtime: "TensorRT 8.6 to 10 (ONNX parser)", opsets: 13...17, operators: nil, maxRank: 8,
                                   dynamic: [.batch], defaultDynamic: .batch, shapeArithmetic: false, valueInfo: false, legalizations: [])
         case .ncnn:
-            return RuntimeProfile(target: t, runtime: "ncnn through pnnx", opsets: 12...17, operators: nil, maxRank: 5,
+            // Four axes besides a batch of 1 (pnnx drops it); no strided Slice; constants broadcast at
+            // the rank they are read at (pnnx keeps one blob per constant).
+            return RuntimeProfile(target: t, runtime: "ncnn 20261020 through pnnx 20261020", opsets: 13...17, operators: nil, maxRank: 5,
                                   dynamic: [], defaultDynamic: nil, shapeArithmetic: false, valueInfo: false,
-                                  legalizations: [.limitTransposeRank4])
+                                  legalizations: [.limitTransposeRank4, .stridedSliceAsReshape, .constantsAtFullRank])
         case .libonnx:
             // Opset 13 to 16: Squeeze and Unsqueeze need 13, Reduce* take axes as attributes to 17, and
             // at 16 LayerNormalization is written as its primitives (libonnx has none).
