@@ -1,16 +1,28 @@
-"""Our ONNX in the runtimes users deploy with, beyond onnxruntime: OpenCV DNN (opencv-python-headless) and OpenVINO
-(CPU, f32 precision hint: some CPUs default to bf16), on every sample, each output within 1e-4 relative of
-onnxruntime's on the same file."""
+"""Our ONNX in the runtimes users deploy with, each sample exported with that runtime's profile (`--target`):
+OpenCV DNN (opencv-python-headless), OpenVINO (CPU, f32 precision hint: some CPUs default to bf16) and ncnn (pnnx
+converts, ncnn runs in float32; in .venv-ncnn), each output within 1e-4 relative of onnxruntime on the generic
+export. TensorRT and libonnx do not run here: their profiles' files run in onnxruntime at 1e-5 of the generic file,
+and the properties the runtimes need (no Shape arithmetic and a symbolic batch; only libonnx's operators and every
+value typed) are asserted on the file."""
+import subprocess
+
 import cv2
 import numpy as np
+import onnx
 import openvino as ov
 import pytest
 
 from test_peers import ROOT, cli, ort_session
 
+NCNN_PYTHON = ROOT / ".venv-ncnn/bin/python"
+
 # Every sample file, and the Ultralytics scales the README names; MobileViT's patches need 576.
 SAMPLES = sorted(p.stem for p in (ROOT / "samples").glob("*.yaml")) + [
     "yolov8n", "yolov8s", "yolo11n", "yolo11s", "yolo11n-seg", "yolo11n-pose", "yolo11n-obb", "yolo11n-cls"]
+# The samples the libonnx profile is for: YOLOv5 and the seed backbones (Ultralytics' heads use ConvTranspose and
+# Gather-free DFL that libonnx lacks; see README).
+LIBONNX = ["yolov5n", "yolov5s", "yolov5-mobilenetv3", "yolov5-mobilenetv3-small", "yolov5-efficientvit", "yolov5-convnext",
+           "yolov5-mobilevit", "yolov5s-decoupled"]
 
 
 def size_of(name):
@@ -18,8 +30,8 @@ def size_of(name):
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """Each sample exported once, with its input and onnxruntime's outputs."""
+def reference(tmp_path_factory):
+    """Each sample's generic export, with its input and onnxruntime's outputs."""
     cache = {}
 
     def get(name):
@@ -28,31 +40,97 @@ def exported(tmp_path_factory):
             size = size_of(name)
             cli("export", ROOT / "samples" / f"{name}.yaml", "-o", d / "m.onnx", "--imgsz", size)
             x = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
-            cache[name] = (d / "m.onnx", x, ort_session(d / "m.onnx").run(None, {"images": x}))
+            cache[name] = (d, x, ort_session(d / "m.onnx").run(None, {"images": x}))
         return cache[name]
     return get
 
 
-def check(outputs, expected, runtime, name):
+def export(name, directory, target, *extra):
+    path = directory / f"{target}.onnx"
+    cli("export", ROOT / "samples" / f"{name}.yaml", "-o", path, "--imgsz", size_of(name), "--target", target, *extra)
+    return path
+
+
+def check(outputs, expected, runtime, name, tolerance=1e-4):
     assert len(outputs) == len(expected), f"{runtime} {name}: {len(outputs)} outputs"
     for i, (y, e) in enumerate(zip(outputs, expected)):
         y = np.asarray(y).reshape(e.shape)
         rel = np.abs(y - e).max() / np.abs(e).max()
-        assert rel < 1e-4, f"{runtime} {name} output{i}: relative error {rel}"
+        assert rel < tolerance, f"{runtime} {name} output{i}: relative error {rel}"
 
 
 @pytest.mark.parametrize("name", SAMPLES)
-def test_opencv_dnn_matches_onnxruntime(name, exported):
-    model, x, expected = exported(name)
-    net = cv2.dnn.readNetFromONNX(str(model))
+def test_opencv_dnn_profile(name, reference):
+    d, x, expected = reference(name)
+    net = cv2.dnn.readNetFromONNX(str(export(name, d, "opencv")))
     net.setInput(x)
     outputs = net.forward(net.getUnconnectedOutLayersNames()) if len(expected) > 1 else [net.forward()]
     check(outputs, expected, "OpenCV DNN", name)
 
 
 @pytest.mark.parametrize("name", SAMPLES)
-def test_openvino_matches_onnxruntime(name, exported):
-    model, x, expected = exported(name)
-    compiled = ov.Core().compile_model(str(model), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+def test_openvino_profile(name, reference):
+    d, x, expected = reference(name)
+    compiled = ov.Core().compile_model(str(export(name, d, "openvino")), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     result = compiled([x])
     check([result[o] for o in compiled.outputs], expected, "OpenVINO", name)
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_ncnn_profile(name, reference):
+    d, x, expected = reference(name)
+    model = export(name, d, "ncnn")
+    np.save(d / "x.npy", x)
+    r = subprocess.run([str(NCNN_PYTHON), str(ROOT / "Tests/peers/ncnn_runner.py"), str(model), str(d / "x.npy"), str(d / "ncnn")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, f"ncnn {name}: {r.stderr.strip()[-500:]}"
+    check([np.load(d / "ncnn" / f"output{i}.npy") for i in range(len(expected))], expected, "ncnn", name)
+
+
+@pytest.mark.parametrize("name", ["yolov5n", "yolov5-efficientvit", "yolov5s-seg", "yolo11n-pose"])
+def test_tensorrt_profile_has_a_symbolic_batch_and_no_shape_arithmetic(name, reference):
+    d, x, expected = reference(name)
+    model = export(name, d, "tensorrt")
+    m = onnx.load(str(model))
+    onnx.checker.check_model(m, full_check=True)
+    assert 13 <= m.opset_import[0].version <= 17
+    assert [dim.dim_param or dim.dim_value for dim in m.graph.input[0].type.tensor_type.shape.dim][0] == "batch"
+    assert not [n.op_type for n in m.graph.node if n.op_type in ("Shape", "Size")]
+    session = ort_session(model)
+    check(session.run(None, {"images": x}), expected, "TensorRT profile in onnxruntime", name, 1e-5)
+    two = session.run(None, {"images": np.concatenate([x, x])})
+    check([y[1:] for y in two], expected, "TensorRT profile at batch 2", name, 1e-5)
+
+
+@pytest.mark.parametrize("name", LIBONNX)
+def test_libonnx_profile_holds_only_its_operators(name, reference):
+    d, x, expected = reference(name)
+    model = export(name, d, "libonnx")
+    m = onnx.load(str(model))
+    onnx.checker.check_model(m, full_check=True)
+    assert 13 <= m.opset_import[0].version <= 16
+    assert not {n.op_type for n in m.graph.node} & {"Resize", "Split", "Slice", "Pad", "HardSwish", "LayerNormalization", "Gather"}
+    typed = {v.name for v in m.graph.value_info} | {o.name for o in m.graph.output}
+    assert all(o in typed for n in m.graph.node for o in n.output), f"{name}: a value without value_info"
+    assert cli("inspect", model, "--target", "libonnx").returncode == 0
+    check(ort_session(model).run(None, {"images": x}), expected, "libonnx profile in onnxruntime", name, 1e-5)
+
+
+def test_inspect_target_names_what_does_not_fit(reference):
+    d, _, _ = reference("yolov5-efficientvit")
+    r = cli("inspect", d / "m.onnx", "--target", "ncnn", check=False)
+    assert r.returncode == 1
+    assert "target ncnn: does not fit ncnn 20261020 through pnnx 20261020, 36 problems:" in r.stdout
+    assert "/model.0/blocks1/0/mixer/m/Reshape (Reshape): /model.0/blocks1/0/mixer/m/Reshape_output_0 has rank 6, above ncnn 20261020 through pnnx 20261020's 5" in r.stdout
+    r = cli("inspect", d / "m.onnx", "--target", "libonnx", check=False)
+    assert r.returncode == 1 and "libonnx (xboot e6129dab) has no Split" in r.stdout and "opset 17 is outside" in r.stdout
+    assert cli("inspect", d / "m.onnx", "--target", "ort").stdout.strip().endswith("target ort: fits onnxruntime 1.2x (CPU)")
+
+
+def test_export_refuses_what_a_target_cannot_take(tmp_path):
+    r = cli("export", ROOT / "samples/yolov5n.yaml", "-o", tmp_path / "m.onnx", "--target", "tensorrt", "--dynamic", check=False)
+    assert r.returncode == 1 and not (tmp_path / "m.onnx").exists()
+    assert r.stderr.strip().endswith("--target tensorrt: TensorRT 8.6 to 10 (ONNX parser) takes only the batch dynamic; use --dynamic batch")
+    r = cli("export", ROOT / "samples/yolo11n-seg.yaml", "-o", tmp_path / "m.onnx", "--target", "libonnx", check=False)
+    assert r.returncode == 1 and not (tmp_path / "m.onnx").exists()
+    assert "--target libonnx: /model.23/proto/upsample/ConvTranspose (ConvTranspose): libonnx (xboot e6129dab) has no ConvTranspose" in r.stderr

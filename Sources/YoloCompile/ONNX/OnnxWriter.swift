@@ -69,11 +69,13 @@ public enum OnnxWriter {
         var extraData: [(String, Tensor)] = []
         var nodes: [UnsafeMutablePointer<Onnx__NodeProto>?] = []
         var spelledInputs = Set<String>()
+        var spelledTypes: [(String, TensorType)] = []
         for n in g.nodes {
             for v in n.inputs.compactMap({ $0 }) { used.insert(v) }
             for spelled in try OpsetLegalization.export(n, opset: options.opset, graph: g) {
                 extra += spelled.extra
                 extraData += spelled.extraData
+                spelledTypes += spelled.newTypes
                 spelledInputs.formUnion(spelled.inputs)
                 nodes.append(node(spelled, arena))
             }
@@ -113,6 +115,7 @@ public enum OnnxWriter {
             let interface = Set(g.inputs + g.outputs)
             let infos = g.nodes.flatMap(\.outputs).filter { !interface.contains($0) }
                 .map { valueInfo(g.name(of: $0), g.type(of: $0), half: half($0), arena) }
+                + spelledTypes.map { valueInfo($0.0, $0.1, half: options.float16 && $0.1.dtype == .float32, arena) }
             graph.pointee.n_value_info = infos.count
             graph.pointee.value_info = arena.array(infos)
         }

@@ -30,6 +30,8 @@ enum OpsetLegalization {
         var extra: [(String, Tensor)] = []
         /// Such initializers that hold model numbers, so they follow the float16 option (LayerNorm's eps).
         var extraData: [(String, Tensor)] = []
+        /// The types of outputs the IR has no value for (a decomposition's intermediates), for value_info.
+        var newTypes: [(String, TensorType)] = []
     }
 
     /// Operators written, below the opset that introduced them, as the older operators that define them.
@@ -63,7 +65,8 @@ enum OpsetLegalization {
             let gate = n.name + "/HardSigmoid_output_0"
             return [
                 Spelling(op: "HardSigmoid", name: n.name + "/HardSigmoid", inputs: s.inputs, outputs: [gate],
-                         attributes: ["alpha": .float(1.0 / 6.0), "beta": .float(0.5)]),
+                         attributes: ["alpha": .float(1.0 / 6.0), "beta": .float(0.5)],
+                         newTypes: n.inputs[0].map { [(gate, g.type(of: $0))] } ?? []),
                 Spelling(op: "Mul", name: n.name, inputs: [s.inputs[0], gate], outputs: s.outputs, attributes: [:]),
             ]
         }
@@ -71,10 +74,12 @@ enum OpsetLegalization {
             guard view.string("approximate") == "none" else {
                 throw OnnxError(file: g.name, "node \(n.name): tanh-approximate Gelu cannot be written below opset 20; use opset 20 or later")
             }
-            return geluPrimitives(n, s)
+            return typed(geluPrimitives(n, s), of: n, like: n.inputs[0].map(g.type(of:)), reducedFrom: nil)
         }
         if n.op == "LayerNormalization" && opset < writtenAsPrimitivesBelow["LayerNormalization"]!, let x = n.inputs[0] {
-            return layerNormPrimitives(n, s, axis: view.int("axis"), epsilon: view.float("epsilon"), rank: g.type(of: x).rank)
+            let t = g.type(of: x), axis = view.int("axis")
+            return typed(layerNormPrimitives(n, s, axis: axis, epsilon: view.float("epsilon"), rank: t.rank), of: n, like: t,
+                         reducedFrom: axis < 0 ? axis + t.rank : axis)
         }
         if n.op.hasPrefix("Reduce") && opset < (n.op == "ReduceSum" ? 13 : 18), n.inputs.count > 1 {
             if let t = g.constant(n.inputs[1]) { s.attributes["axes"] = .ints(t.intValues) }
@@ -96,6 +101,22 @@ enum OpsetLegalization {
         default: break
         }
         return [s]
+    }
+
+    /// A decomposition's intermediates typed as its input (elementwise), the ReduceMeans' with the axes
+    /// from `reducedFrom` on kept as 1.
+    static func typed(_ steps: [Spelling], of n: Node, like t: TensorType?, reducedFrom axis: Int?) -> [Spelling] {
+        guard let t else { return steps }
+        var reduced = t
+        if let axis, let dims = t.dims { reduced.dims = dims.enumerated().map { $0.offset >= axis ? .value(1) : $0.element } }
+        var reducedNames = Set<String>()  // a ReduceMean's result, and what is computed from it (eps added, its root)
+        return steps.map { s in
+            var s = s
+            let isReduced = s.op == "ReduceMean" || s.inputs.first.map(reducedNames.contains) == true
+            if isReduced { reducedNames.formUnion(s.outputs) }
+            s.newTypes = s.outputs.filter { $0.hasPrefix(n.name + "/") }.map { ($0, isReduced ? reduced : t) }
+            return s
+        }
     }
 
     /// LayerNormalization as opset 17 defines it, in ops every opset has: the mean and variance over
