@@ -9,7 +9,7 @@ final class PassCaseTests: XCTestCase {
     func testPassCases() throws {
         let dir = Repo.path("Tests/YoloCompileTests/PassCases")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".ir") }.sorted()
-        XCTAssertEqual(files.count, 15)
+        XCTAssertEqual(files.count, 20)
         for file in files {
             let text = try String(contentsOfFile: dir + "/" + file, encoding: .utf8)
             let parts = text.components(separatedBy: "// CHECK:\n")
@@ -55,6 +55,10 @@ final class PassCaseTests: XCTestCase {
     func testParserErrorsNameTheLine() {
         XCTAssertEqual(errorText { _ = try GraphParser().parse("graph \"g\" {\n  input %x: f99[1]\n}\n") },
                        "IR text line 2: unknown element type 'f99'")
+        // Integers are read as integers: INT64_MAX exactly, and what no Int64 holds refused (not trapped).
+        XCTAssertEqual(errorText { _ = try GraphParser().parse("graph \"g\" {\n  const %c: i64[1] = [1e30]\n}\n") },
+                       "IR text line 2: '1e30' is not a 64-bit integer")
+        XCTAssertEqual(try GraphParser().parse("graph \"g\" {\n  const %c: i64[1] = [9223372036854775807]\n}\n").constants.first?.value.tensor.ints, [Int64.max])
         XCTAssertEqual(errorText { _ = try GraphParser().parse("graph \"g\" {\n  %y: f32[1] = Relu(%x)\n}\n") },
                        "IR text line 2: %x is used before it is defined")
         XCTAssertEqual(errorText { _ = try GraphParser().parse("graph \"g\" {\n  input %x: f32[2]\n  %y: f32[3] = Relu(%x)\n  output %y\n}\n") },

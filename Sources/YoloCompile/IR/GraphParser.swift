@@ -53,11 +53,22 @@ public struct GraphParser {
                 let type = try s.type()
                 let tensor: Tensor
                 if s.consume("=") {
-                    let values = try s.numberList()
-                    guard values.count == type.count else { throw fail("%\(name) is \(type) but lists \(values.count) values") }
+                    let words = try s.numberList()
+                    guard words.count == type.count else { throw fail("%\(name) is \(type) but lists \(words.count) values") }
                     guard let shape = type.staticShape else { throw fail("constant %\(name) must have a static type") }
-                    tensor = type.dtype.storage == .ints ? Tensor(shape: shape, ints: values.map { Int64($0) }, dtype: type.dtype)
-                        : Tensor(shape: shape, values: values, dtype: type.dtype)
+                    if type.dtype.storage == .ints {
+                        let ints = try words.map { w in
+                            guard let v = Int64(w) else { throw fail("'\(w)' is not a 64-bit integer") }
+                            return v
+                        }
+                        tensor = Tensor(shape: shape, ints: ints, dtype: type.dtype)
+                    } else {
+                        let values = try words.map { w in
+                            guard let v = Double(w) else { throw fail("bad number '\(w)'") }
+                            return v
+                        }
+                        tensor = Tensor(shape: shape, values: values, dtype: type.dtype)
+                    }
                 } else if let fill {
                     tensor = try fill.tensor(named: name, shape: type.shape, kind: kind.value, initializer: .uniform(bound: 1))
                 } else {
@@ -189,15 +200,12 @@ private struct Scanner {
         return String(tok)
     }
 
-    mutating func numberList() throws -> [Double] {
+    /// A bracketed list of numbers, as written (integers are read as integers, not through Double).
+    mutating func numberList() throws -> [String] {
         try expect("[")
-        var out: [Double] = []
+        var out: [String] = []
         if consume("]") { return out }
-        repeat {
-            let t = try number()
-            guard let v = Double(t) else { throw fail("bad number '\(t)'") }
-            out.append(v)
-        } while consume(",")
+        repeat { out.append(try number()) } while consume(",")
         try expect("]")
         return out
     }
