@@ -25,6 +25,8 @@ public struct RuntimeProfile: Sendable {
     public var valueInfo: Bool
     /// The rewrites an export applies, in order.
     public var legalizations: [Pass]
+    /// Whether a Slice may step by more than 1 (pnnx leaves such slices unconverted).
+    public var stridedSlices = true
 
     public static func of(_ t: RuntimeTarget) -> RuntimeProfile {
         switch t {
@@ -48,7 +50,7 @@ public struct RuntimeProfile: Sendable {
             // the rank they are read at (pnnx keeps one blob per constant).
             return RuntimeProfile(target: t, runtime: "ncnn 20261020 through pnnx 20261020", opsets: 13...17, operators: nil, maxRank: 5,
                                   dynamic: [], defaultDynamic: nil, shapeArithmetic: false, valueInfo: false,
-                                  legalizations: [.limitTransposeRank4, .stridedSliceAsReshape, .constantsAtFullRank])
+                                  legalizations: [.limitTransposeRank4, .stridedSliceAsReshape, .constantsAtFullRank], stridedSlices: false)
         case .libonnx:
             // Opset 13 to 16: Squeeze and Unsqueeze need 13, Reduce* take axes as attributes to 17, and
             // at 16 LayerNormalization is written as its primitives (libonnx has none).
@@ -111,6 +113,12 @@ extension RuntimeProfile {
             }
             if !shapeArithmetic, Self.shapeOperators.contains(n.op) {
                 found.append(TargetViolation(node: n.name, op: n.op, reason: "\(runtime) takes no shape arithmetic"))
+            }
+        }
+        if !stridedSlices {
+            for n in g.nodes where n.op == "Slice" {
+                guard n.inputs.count > 4, let steps = g.constant(n.inputs[4]), steps.ints.contains(where: { $0 != 1 }) else { continue }
+                found.append(TargetViolation(node: n.name, op: n.op, reason: "\(runtime) takes no Slice with steps (\(steps.ints.map(String.init).joined(separator: ", ")))"))
             }
         }
         if let maxRank {
