@@ -47,6 +47,9 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
 
     func validate() throws {
         if let opset, !(12...21).contains(opset) { throw ValidationError("--opset must be between 12 and 21, got \(opset)") }
+        if half, stages.nms {
+            throw ValidationError("--nms cannot be written with --half: ONNX NonMaxSuppression takes float32 boxes and scores only; export float32 (TensorRT chooses float16 itself)")
+        }
     }
 
     func run() throws {

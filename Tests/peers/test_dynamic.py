@@ -86,3 +86,18 @@ def test_dynamic_refusals_are_one_line(tmp_path):
         "export at such a size (--imgsz 448 448) or with --dynamic batch\n").replace("samples/", str(ROOT / "samples") + "/")
     r = cli("export", ROOT / "samples/yolov5s.yaml", "-o", out, "--dynamic", "height", check=False)
     assert r.returncode != 0 and not out.exists()
+
+
+def test_dynamic_half_runs_at_two_sizes(tmp_path):
+    """--dynamic --half: the grids' Range indices are cast to float16 like everything else."""
+    model = tmp_path / "half.onnx"
+    cli("export", ROOT / "samples/yolov5n.yaml", "-o", model, "--imgsz", 320, "--dynamic", "--half")
+    onnx.checker.check_model(onnx.load(str(model)), full_check=True)
+    session = ort_session(model)
+    for size, batch in [((256, 320), 2), ((320, 320), 1)]:
+        x = np.random.default_rng(batch).random((batch, 3, *size), dtype=np.float32)
+        y = session.run(None, {"images": x.astype(np.float16)})[0].astype(np.float32)
+        e = static_outputs("yolov5n", tmp_path, size, batch, x)[0]
+        assert y.shape == e.shape and np.abs(y - e).max() / np.abs(e).max() < 1e-2  # float16 weights and arithmetic
+    r = cli("export", ROOT / "samples/yolov5n.yaml", "-o", tmp_path / "n.onnx", "--nms", "--half", check=False)
+    assert r.returncode != 0 and "--nms cannot be written with --half" in r.stderr

@@ -134,3 +134,12 @@ def test_export_refuses_what_a_target_cannot_take(tmp_path):
     r = cli("export", ROOT / "samples/yolo11n-seg.yaml", "-o", tmp_path / "m.onnx", "--target", "libonnx", check=False)
     assert r.returncode == 1 and not (tmp_path / "m.onnx").exists()
     assert "--target libonnx: /model.23/proto/upsample/ConvTranspose (ConvTranspose): libonnx (xboot e6129dab) has no ConvTranspose" in r.stderr
+
+
+@pytest.mark.parametrize("target", ["ncnn", "libonnx", "tensorrt"])
+def test_verify_checks_the_legalised_file(target):
+    """verify --target: the legalised file, written and read back, against the unfused graph (TensorRT's at batch 1
+    and 2: its profile makes the batch dynamic)."""
+    r = cli("verify", ROOT / "samples/yolov5-mobilevit.yaml", "--imgsz", 576, "--target", target)
+    assert r.stdout.strip().endswith("verify: ok (tolerance 0.0001)")
+    assert r.stdout.count("output0 [") == (2 if target == "tensorrt" else 1)

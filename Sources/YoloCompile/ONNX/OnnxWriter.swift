@@ -72,7 +72,11 @@ public enum OnnxWriter {
         var spelledTypes: [(String, TensorType)] = []
         for n in g.nodes {
             for v in n.inputs.compactMap({ $0 }) { used.insert(v) }
-            for spelled in try OpsetLegalization.export(n, opset: options.opset, graph: g) {
+            for var spelled in try OpsetLegalization.export(n, opset: options.opset, graph: g) {
+                // Written as float16, a Cast to float32 (a dynamic grid's indices) casts to float16.
+                if options.float16, spelled.op == "Cast", spelled.attributes["to"] == .int(Int(DType.float32.onnxCode)) {
+                    spelled.attributes["to"] = .int(Int(DType.float16.onnxCode))
+                }
                 extra += spelled.extra
                 extraData += spelled.extraData
                 spelledTypes += spelled.newTypes
