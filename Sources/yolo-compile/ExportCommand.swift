@@ -18,10 +18,17 @@ struct ExportCommand: ParsableCommand, MemoryLimited {
         first two). Tensors of modules that are built but never run (ConvNeXt_Block's other stages) are \
         shape-checked when present and may be absent. A YOLOv5 checkpoint can also stand in for the config. Float16 weights compute in float32.
 
+        Other runtimes: --dynamic (or --dynamic batch) makes the sizes symbolic, checked exact at five probe sizes; \
+        --nms puts end-to-end NMS in the graph (num_dets, det_boxes, det_scores, det_classes); --target legalises the \
+        graph for one runtime (ncnn: rank 4 besides the batch; libonnx: its operators; tensorrt: dynamic batch, no \
+        shape arithmetic) or fails naming the node.
+
         Examples:
           yolo-compile export samples/yolov5s.yaml -o yolov5s.onnx --imgsz 640 --opset 17
           yolo-compile export best.pt -o best.onnx
           yolo-compile export yolov5n.yaml --weights weights.safetensors -o yolov5n.onnx
+          yolo-compile export best.pt -o best.onnx --target tensorrt --nms
+          yolo-compile export samples/yolov5-efficientvit.yaml --imgsz 448 --dynamic -o ev.onnx
         """)
 
     @OptionGroup var resources: ResourceOptions
