@@ -4,6 +4,8 @@ converts, ncnn runs in float32; in .venv-ncnn), each output within 1e-4 relative
 export. TensorRT and libonnx do not run here: their profiles' files run in onnxruntime at 1e-5 of the generic file,
 and the properties the runtimes need (no Shape arithmetic and a symbolic batch; only libonnx's operators and every
 value typed) are asserted on the file."""
+import contextlib
+import shutil
 import subprocess
 
 import cv2
@@ -45,10 +47,18 @@ def reference(tmp_path_factory):
     return get
 
 
+@contextlib.contextmanager
 def export(name, directory, target, *extra):
+    """The sample exported for a target, deleted (with what pnnx writes beside it) once the test is done: a run of this
+    file exports every sample for every runtime, gigabytes that pytest would otherwise keep for three runs."""
     path = directory / f"{target}.onnx"
     cli("export", ROOT / "samples" / f"{name}.yaml", "-o", path, "--imgsz", size_of(name), "--target", target, *extra)
-    return path
+    try:
+        yield path
+    finally:
+        for leftover in [path, path.with_suffix(".pnnxsim.onnx")]:
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(directory / target, ignore_errors=True)
 
 
 def check(outputs, expected, runtime, name, tolerance=1e-4):
@@ -62,7 +72,8 @@ def check(outputs, expected, runtime, name, tolerance=1e-4):
 @pytest.mark.parametrize("name", SAMPLES)
 def test_opencv_dnn_profile(name, reference):
     d, x, expected = reference(name)
-    net = cv2.dnn.readNetFromONNX(str(export(name, d, "opencv")))
+    with export(name, d, "opencv") as model:
+        net = cv2.dnn.readNetFromONNX(str(model))
     net.setInput(x)
     outputs = net.forward(net.getUnconnectedOutLayersNames()) if len(expected) > 1 else [net.forward()]
     check(outputs, expected, "OpenCV DNN", name)
@@ -71,7 +82,8 @@ def test_opencv_dnn_profile(name, reference):
 @pytest.mark.parametrize("name", SAMPLES)
 def test_openvino_profile(name, reference):
     d, x, expected = reference(name)
-    compiled = ov.Core().compile_model(str(export(name, d, "openvino")), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    with export(name, d, "openvino") as model:
+        compiled = ov.Core().compile_model(str(model), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     result = compiled([x])
     check([result[o] for o in compiled.outputs], expected, "OpenVINO", name)
 
@@ -79,41 +91,42 @@ def test_openvino_profile(name, reference):
 @pytest.mark.parametrize("name", SAMPLES)
 def test_ncnn_profile(name, reference):
     d, x, expected = reference(name)
-    model = export(name, d, "ncnn")
     np.save(d / "x.npy", x)
-    r = subprocess.run([str(NCNN_PYTHON), str(ROOT / "Tests/peers/ncnn_runner.py"), str(model), str(d / "x.npy"), str(d / "ncnn")],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, f"ncnn {name}: {r.stderr.strip()[-500:]}"
-    check([np.load(d / "ncnn" / f"output{i}.npy") for i in range(len(expected))], expected, "ncnn", name)
+    with export(name, d, "ncnn") as model:
+        r = subprocess.run([str(NCNN_PYTHON), str(ROOT / "Tests/peers/ncnn_runner.py"), str(model), str(d / "x.npy"), str(d / "ncnn")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, f"ncnn {name}: {r.stderr.strip()[-500:]}"
+        outputs = [np.load(d / "ncnn" / f"output{i}.npy") for i in range(len(expected))]
+    check(outputs, expected, "ncnn", name)
 
 
 @pytest.mark.parametrize("name", ["yolov5n", "yolov5-efficientvit", "yolov5s-seg", "yolo11n-pose"])
 def test_tensorrt_profile_has_a_symbolic_batch_and_no_shape_arithmetic(name, reference):
     d, x, expected = reference(name)
-    model = export(name, d, "tensorrt")
-    m = onnx.load(str(model))
-    onnx.checker.check_model(m, full_check=True)
-    assert 13 <= m.opset_import[0].version <= 17
-    assert [dim.dim_param or dim.dim_value for dim in m.graph.input[0].type.tensor_type.shape.dim][0] == "batch"
-    assert not [n.op_type for n in m.graph.node if n.op_type in ("Shape", "Size")]
-    session = ort_session(model)
-    check(session.run(None, {"images": x}), expected, "TensorRT profile in onnxruntime", name, 1e-5)
-    two = session.run(None, {"images": np.concatenate([x, x])})
-    check([y[1:] for y in two], expected, "TensorRT profile at batch 2", name, 1e-5)
+    with export(name, d, "tensorrt") as model:
+        m = onnx.load(str(model))
+        onnx.checker.check_model(m, full_check=True)
+        assert 13 <= m.opset_import[0].version <= 17
+        assert [dim.dim_param or dim.dim_value for dim in m.graph.input[0].type.tensor_type.shape.dim][0] == "batch"
+        assert not [n.op_type for n in m.graph.node if n.op_type in ("Shape", "Size")]
+        session = ort_session(model)
+        check(session.run(None, {"images": x}), expected, "TensorRT profile in onnxruntime", name, 1e-5)
+        two = session.run(None, {"images": np.concatenate([x, x])})
+        check([y[1:] for y in two], expected, "TensorRT profile at batch 2", name, 1e-5)
 
 
 @pytest.mark.parametrize("name", LIBONNX)
 def test_libonnx_profile_holds_only_its_operators(name, reference):
     d, x, expected = reference(name)
-    model = export(name, d, "libonnx")
-    m = onnx.load(str(model))
-    onnx.checker.check_model(m, full_check=True)
-    assert 13 <= m.opset_import[0].version <= 16
-    assert not {n.op_type for n in m.graph.node} & {"Resize", "Split", "Slice", "Pad", "HardSwish", "LayerNormalization", "Gather"}
-    typed = {v.name for v in m.graph.value_info} | {o.name for o in m.graph.output}
-    assert all(o in typed for n in m.graph.node for o in n.output), f"{name}: a value without value_info"
-    assert cli("inspect", model, "--target", "libonnx").returncode == 0
-    check(ort_session(model).run(None, {"images": x}), expected, "libonnx profile in onnxruntime", name, 1e-5)
+    with export(name, d, "libonnx") as model:
+        m = onnx.load(str(model))
+        onnx.checker.check_model(m, full_check=True)
+        assert 13 <= m.opset_import[0].version <= 16
+        assert not {n.op_type for n in m.graph.node} & {"Resize", "Split", "Slice", "Pad", "HardSwish", "LayerNormalization", "Gather"}
+        typed = {v.name for v in m.graph.value_info} | {o.name for o in m.graph.output}
+        assert all(o in typed for n in m.graph.node for o in n.output), f"{name}: a value without value_info"
+        assert cli("inspect", model, "--target", "libonnx").returncode == 0
+        check(ort_session(model).run(None, {"images": x}), expected, "libonnx profile in onnxruntime", name, 1e-5)
 
 
 def test_inspect_target_names_what_does_not_fit(reference):
