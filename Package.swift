@@ -28,19 +28,13 @@ let package = Package(
             dependencies: ["CProtobufC"],
             path: "Sources/COnnxProto"
         ),
-        // CBLAS (OpenBLAS) for the interpreter's matrix products.
-        .systemLibrary(
-            name: "CBLAS",
-            path: "Sources/CBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
-        // Inner loops that need vector code: sigmoid and softmax (Sources/CKernels).
-        .target(name: "CKernels", path: "Sources/CKernels"),
+        // Inner loops that need vector code (activations, sigmoid, softmax), and OpenBLAS for the
+        // interpreter's matrix products, loaded at first use (Debian's libopenblas0; blas.c says why).
+        .target(name: "CKernels", path: "Sources/CKernels", linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "YoloCompile",
             dependencies: [
-                "COnnxProto", "CProtobufC", "CBLAS", "CKernels",
+                "COnnxProto", "CProtobufC", "CKernels",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],

@@ -2,6 +2,9 @@
 #include "ckernels.h"
 #include "vexp.h"
 
+#pragma clang fp contract(off)
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void yc_softmax_rows(float *x, size_t rows, size_t n) {
     for (size_t r = 0; r < rows; r++) {
         float *row = x + r * n;

@@ -8,7 +8,8 @@ struct BenchCommand: ParsableCommand, MemoryLimited {
         abstract: "Time the interpreter on an ONNX model.",
         discussion: """
         Loads the model once, runs it on a seeded input `--warmup` times untimed, then `--repeat` times, and \
-        prints the median and best latency in milliseconds. Threads: OpenBLAS's (set OPENBLAS_NUM_THREADS). \
+        prints the median and best latency in milliseconds, on `--threads` threads. `--profile` adds the time per \
+        operator (a convolution with its activation fused is one entry, "Conv+SiLU"). \
         tools/bench.py runs this beside onnxruntime and writes BENCHMARKS.md.
         """)
 
@@ -45,14 +46,15 @@ struct BenchCommand: ParsableCommand, MemoryLimited {
             }
             if profile {
                 var perOp: [String: UInt64] = [:]
-                _ = try interpreter.run(inputs) { node, ns in perOp[node.op, default: 0] += ns }
+                _ = try interpreter.run(inputs) { op, ns in perOp[op, default: 0] += ns }
                 let total = Double(perOp.values.reduce(0, +))
                 for (op, ns) in perOp.sorted(by: { $0.value > $1.value }) {
                     print(String(format: "%-20@ %8.2f ms  %5.1f%%", op as NSString, Double(ns) / 1e6, Double(ns) / total * 100))
                 }
             }
             times.sort()
-            print(String(format: "median %.2f ms, best %.2f ms over %d runs", times[times.count / 2], times[0], times.count))
+            print(String(format: "median %.2f ms, best %.2f ms over %d runs", times[times.count / 2], times[0], times.count)
+                  + " (\(KernelThreads.count) threads, OpenBLAS \(BLAS.core) kernels)")
         }
     }
 }

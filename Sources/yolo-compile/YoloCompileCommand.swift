@@ -34,8 +34,10 @@ extension YoloCompileCommand {
         let arguments = attachingOptionalValues(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
         do {
             var command = try parseAsRoot(arguments)
-            let limit = (command as? any MemoryLimited)?.resources.memoryLimitBytes ?? MemoryLimit.defaultBytes
-            try MemoryLimit.$bytes.withValue(limit) { try command.run() }
+            let resources = (command as? any MemoryLimited)?.resources
+            let limit = resources?.memoryLimitBytes ?? MemoryLimit.defaultBytes
+            let threads = resources?.threads ?? KernelThreads.defaultCount
+            try MemoryLimit.$bytes.withValue(limit) { try KernelThreads.$count.withValue(threads) { try command.run() } }
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
@@ -105,7 +107,13 @@ struct ResourceOptions: ParsableArguments {
 
     var memoryLimitBytes: Int { memoryLimit.flatMap(MemoryLimit.parse) ?? MemoryLimit.defaultBytes }
 
+    @Option(help: ArgumentHelp("Threads the interpreter's kernels split their work across (default: the machine's cores, \(KernelThreads.defaultCount) here).", valueName: "n"))
+    var threads: Int = KernelThreads.defaultCount
+
     func validate() throws {
+        guard threads >= 1, threads <= KernelThreads.maximum else {
+            throw ValidationError("--threads must be between 1 and \(KernelThreads.maximum), got \(threads)")
+        }
         if let m = memoryLimit, MemoryLimit.parse(m) == nil {
             throw ValidationError("--memory-limit must be a positive size like 4G, 512M or 1073741824, got '\(m)'")
         }

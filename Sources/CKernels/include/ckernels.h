@@ -9,4 +9,42 @@ void yc_sigmoid(const float *x, float *y, size_t n);
 /// Softmax of each of `rows` contiguous rows of `n` floats, in place: exp(x - max) / sum.
 void yc_softmax_rows(float *x, size_t rows, size_t n);
 
+/// The activations a convolution's output pass can apply (Interpreter/FusedActivation.swift maps
+/// them from the operators they stand for). Each computes exactly what its operators compute one
+/// after the other, in the same precision and order.
+typedef enum yc_activation {
+    YC_IDENTITY = 0,
+    YC_RELU = 1,              // Relu
+    YC_LEAKY_RELU = 2,        // LeakyRelu(alpha), in double, rounded once
+    YC_SIGMOID = 3,           // Sigmoid
+    YC_SILU = 4,              // Mul(x, Sigmoid(x))
+    YC_HARD_SWISH = 5,        // HardSwish
+    YC_HARD_SIGMOID_MUL = 6,  // Mul(x, HardSigmoid(x; alpha, beta)), the HardSigmoid in double
+    YC_CLIP = 7,              // Clip(x, alpha, beta)
+} yc_activation;
+
+/// y[i] = act(y[i] + bias) (the bias added only when `add_bias`), in place. `alpha` and `beta` are
+/// LeakyRelu's alpha, HardSigmoid's alpha and beta, or Clip's bounds.
+void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta);
+
+/// One task of a parallel loop: `worker` is the thread's number (0 for the caller) and `task` the task's.
+typedef void (*yc_task_fn)(void *ctx, size_t worker, size_t task);
+/// Runs fn(ctx, worker, task) for every task in 0..<tasks on the caller and up to threads - 1 pool
+/// workers (pool.c), returning when all are done. Called from inside a task, runs its tasks inline.
+void yc_parallel_for(size_t tasks, size_t threads, yc_task_fn fn, void *ctx);
+
+/// Keeps memory that tensors free in the heap for the next ones, rather than unmapping it (heap.c says why).
+void yc_keep_freed_memory(void);
+
+/// OpenBLAS, loaded on first use (blas.c says why): NULL once it is loaded, else why it could not be.
+const char *yc_blas_load(void);
+/// The kernels OpenBLAS chose ("SkylakeX"), or "" when it is not loaded.
+const char *yc_blas_core(void);
+/// Row-major C = alpha * op(A) * op(B) + beta * C through OpenBLAS (each call on the calling thread).
+/// Aborts when OpenBLAS is not loaded: callers check `yc_blas_load` first (the interpreter does).
+void yc_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+              float beta, float *c, int ldc);
+void yc_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha, const double *a, int lda, const double *b, int ldb,
+              double beta, double *c, int ldc);
+
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// Executes a graph on the CPU. Every node's attributes are decoded once, when the interpreter is
@@ -5,10 +6,18 @@ import Dispatch
 /// tensors it is given (shapes inferred again, shape arithmetic folded) before it runs; a node whose
 /// output shape depends on data (NonZero, say) has it inferred from its actual inputs as it runs.
 /// Each intermediate tensor is released after its last use, so peak memory is the live set.
+///
+/// A float32 Conv whose only use is an activation runs with the activation fused into its output
+/// pass (`ConvActivationFusion`; `fusing: false` runs every node on its own, the plain path the
+/// tests compare against). Kernels split their work across `KernelThreads.count` threads.
 public struct Interpreter {
     public let graph: Graph
     private let plan: [PlannedNode]
     private let lastUse: [ValueID: Int]
+    /// Fused activations by the convolution's node index, and the nodes they cover.
+    private let fusions: [Int: ConvActivationFusion.Fusion]
+    private let covered: Set<Int>
+    private let fusing: Bool
 
     struct PlannedNode {
         let label: String
@@ -18,7 +27,8 @@ public struct Interpreter {
         let staticOutputs: [TensorType]?
     }
 
-    public init(_ graph: Graph) throws {
+    public init(_ graph: Graph, fusing: Bool = true) throws {
+        _ = Self.heapReuse
         self.graph = graph
         var plan: [PlannedNode] = []
         for n in graph.nodes {
@@ -37,6 +47,10 @@ public struct Interpreter {
             plan.append(PlannedNode(label: label, schema: schema, attributes: attributes, staticOutputs: known ? types : nil))
         }
         self.plan = plan
+        let fusions = fusing ? ConvActivationFusion.plan(graph, attributes: plan.map(\.attributes)) : [:]
+        self.fusions = fusions
+        self.fusing = fusing
+        self.covered = Set(fusions.values.flatMap(\.covered))
         var last: [ValueID: Int] = [:]
         for (i, n) in graph.nodes.enumerated() { for v in n.inputs.compactMap({ $0 }) { last[v] = i } }
         for v in graph.outputs { last[v] = Int.max }
@@ -44,8 +58,9 @@ public struct Interpreter {
     }
 
     /// Runs the graph on tensors for its inputs, in order, and returns its outputs in order.
-    /// `timing`, when given, receives each node and the nanoseconds its kernel took.
-    public func run(_ inputs: [Tensor], timing: ((Node, UInt64) -> Void)? = nil) throws -> [Tensor] {
+    /// `timing`, when given, receives each kernel's operator ("Conv+SiLU" for a fused one) and the
+    /// nanoseconds it took.
+    public func run(_ inputs: [Tensor], timing: ((String, UInt64) -> Void)? = nil) throws -> [Tensor] {
         guard inputs.count == graph.inputs.count else {
             throw InterpreterError(node: graph.name, message: "the model has \(graph.inputs.count) inputs, \(inputs.count) given")
         }
@@ -53,20 +68,23 @@ public struct Interpreter {
         if !bound.allStatic {
             // Specialise to these shapes, then run the static graph.
             let specialised = try GraphInference.specialise(graph, to: inputs.map(\.type))
-            return try Interpreter(specialised).run(inputs, timing: timing)
+            return try Interpreter(specialised, fusing: fusing).run(inputs, timing: timing)
         }
         var env: [ValueID: Tensor] = [:]
         for (v, t) in zip(graph.inputs, inputs) { env[v] = t }
         for (v, c) in graph.constants { env[v] = c.tensor }
         // Memory: what is live, plus each node's outputs and scratch before its kernel allocates them.
         var live = env.values.reduce(0.0) { $0 + Self.bytes($1.type) }
-        for (i, n) in graph.nodes.enumerated() {
+        let threads = KernelThreads.count
+        for (i, n) in graph.nodes.enumerated() where !covered.contains(i) {
             let p = plan[i]
+            let fused = fusions[i]
+            let outputs = fused.map { [$0.output] } ?? n.outputs
             let values = n.inputs.map { $0.flatMap { env[$0] } }
             for (j, v) in n.inputs.enumerated() where v != nil && values[j] == nil {
                 throw InterpreterError(node: p.label, op: n.op, message: "input \(j) was never computed")
             }
-            let types = try p.staticOutputs ?? runtimeTypes(n, p, values)
+            let types = try fused.map { [graph.type(of: $0.output)] } ?? p.staticOutputs ?? runtimeTypes(n, p, values)
             let inputTypes = values.compactMap { $0?.type }
             let outputBytes = types.reduce(0.0) { $0 + Self.bytes($1) }
             let scratch = 8 * (p.schema.scratchElements?(inputTypes, types, p.attributes) ?? 0)
@@ -77,12 +95,13 @@ public struct Interpreter {
             if let work = p.schema.multiplyAdds?(inputTypes, types, p.attributes), work > Self.maxWork {
                 throw InterpreterError(node: p.label, op: n.op, message: "needs \(String(format: "%.3g", work)) multiply-adds, more than the interpreter's limit of 2^40 for one node")
             }
-            let ctx = KernelContext(node: n, attributes: p.attributes, inputs: values, outputTypes: types, label: p.label)
+            let ctx = KernelContext(node: n, attributes: p.attributes, inputs: values, outputTypes: types, label: p.label,
+                                    activation: fused?.activation ?? .identity, threads: threads)
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let results = try p.schema.kernel(ctx)
-            if let timing { timing(n, DispatchTime.now().uptimeNanoseconds - start) }
-            guard results.count == n.outputs.count else {
-                throw InterpreterError(node: p.label, op: n.op, message: "the kernel gave \(results.count) outputs for \(n.outputs.count)")
+            if let timing { timing(fused.map { "\(n.op)+\($0.activation.name)" } ?? n.op, DispatchTime.now().uptimeNanoseconds - start) }
+            guard results.count == outputs.count else {
+                throw InterpreterError(node: p.label, op: n.op, message: "the kernel gave \(results.count) outputs for \(outputs.count)")
             }
             for (k, (t, want)) in zip(results, types).enumerated() {
                 // A kernel that disagrees with its rule is a bug: refuse rather than return it.
@@ -90,7 +109,7 @@ public struct Interpreter {
                     throw InterpreterError(node: p.label, op: n.op, message: "output \(k) came out \(t.type), inferred \(want)")
                 }
             }
-            for (v, t) in zip(n.outputs, results) { env[v] = t; live += Self.bytes(t.type) }
+            for (v, t) in zip(outputs, results) { env[v] = t; live += Self.bytes(t.type) }
             for v in n.inputs.compactMap({ $0 }) where lastUse[v] == i && graph.constants[v] == nil {
                 if let t = env.removeValue(forKey: v) { live -= Self.bytes(t.type) }
             }
@@ -100,6 +119,9 @@ public struct Interpreter {
             return t
         }
     }
+
+    /// Freed tensors' memory kept for the next node (Sources/CKernels/heap.c), set once per process.
+    private static let heapReuse: Void = yc_keep_freed_memory()
 
     /// One node's multiply-adds past which it is refused (about an hour of one core).
     static let maxWork = 0x1p40

@@ -7,13 +7,21 @@ public struct KernelContext {
     public let outputTypes: [TensorType]
     /// How messages name the node (its name, or for an unnamed one its first output).
     public let label: String
+    /// The activation the interpreter fused into this node (a Conv's; `ConvActivationFusion`): the
+    /// kernel applies it to its output, whose type is then the activation's.
+    public let activation: FusedActivation
+    /// The threads the kernel may split its work across (`KernelThreads`).
+    public let threads: Int
 
-    public init(node: Node, attributes: AttributeView, inputs: [Tensor?], outputTypes: [TensorType], label: String? = nil) {
+    public init(node: Node, attributes: AttributeView, inputs: [Tensor?], outputTypes: [TensorType], label: String? = nil,
+                activation: FusedActivation = .identity, threads: Int = KernelThreads.count) {
         self.node = node
         self.attributes = attributes
         self.inputs = inputs
         self.outputTypes = outputTypes
         self.label = label ?? node.name
+        self.activation = activation
+        self.threads = threads
     }
 
     public func fail(_ message: String) -> InterpreterError { InterpreterError(node: label, op: node.op, message: message) }

@@ -315,7 +315,9 @@ enum PowOperator {
 }
 
 /// numpy-broadcasting elementwise `f(a, b)` into `out`. Equal shapes and scalar operands take a
-/// straight loop; otherwise the innermost dimension runs with per-operand strides (0 when broadcast).
+/// straight loop, split across the task's `KernelThreads` (each element is computed alone, so the
+/// split changes nothing); otherwise the innermost dimension runs with per-operand strides (0 when
+/// broadcast).
 @inline(__always)
 func broadcast<A, B, R>(_ a: [A], _ ashape: [Int], _ b: [B], _ bshape: [Int], _ out: [Int],
                         _ f: (A, B) -> R) -> [R]
@@ -325,7 +327,10 @@ func broadcast<A, B, R>(_ a: [A], _ ashape: [Int], _ b: [B], _ bshape: [Int], _ 
     if a.count == count && b.count == count {
         return [R](unsafeUninitializedCapacity: count) { o, n in
             a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
-                for i in 0..<count { (o.baseAddress! + i).initialize(to: f(ap[i], bp[i])) }
+                let (op, ap, bp) = (o.baseAddress!, ap.baseAddress!, bp.baseAddress!)
+                parallelRanges(count, threads: KernelThreads.count) { r in
+                    for i in r { (op + i).initialize(to: f(ap[i], bp[i])) }
+                }
             } }
             n = count
         }
@@ -333,7 +338,12 @@ func broadcast<A, B, R>(_ a: [A], _ ashape: [Int], _ b: [B], _ bshape: [Int], _ 
     if b.count == 1, a.count == count {
         let s = b[0]
         return [R](unsafeUninitializedCapacity: count) { o, n in
-            a.withUnsafeBufferPointer { ap in for i in 0..<count { (o.baseAddress! + i).initialize(to: f(ap[i], s)) } }
+            a.withUnsafeBufferPointer { ap in
+                let (op, ap) = (o.baseAddress!, ap.baseAddress!)
+                parallelRanges(count, threads: KernelThreads.count) { r in
+                    for i in r { (op + i).initialize(to: f(ap[i], s)) }
+                }
+            }
             n = count
         }
     }
@@ -345,37 +355,48 @@ func broadcast<A, B, R>(_ a: [A], _ ashape: [Int], _ b: [B], _ bshape: [Int], _ 
         return (0..<rank).map { padded[$0] == 1 ? 0 : c[$0] }
     }
     let sa = strides(ashape), sb = strides(bshape)
-    var result = [R]()
-    result.reserveCapacity(count)
     let inner = out[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1]
-    var index = [Int](repeating: 0, count: rank)
-    var offA = 0, offB = 0
-    a.withUnsafeBufferPointer { ap in
-        b.withUnsafeBufferPointer { bp in
-            while true {
-                var pa = offA, pb = offB
-                for _ in 0..<inner {
-                    result.append(f(ap[pa], bp[pb]))
-                    pa += ia
-                    pb += ib
+    guard inner > 0 else { return [] }
+    let rows = count / inner
+    return [R](unsafeUninitializedCapacity: count) { o, initialized in
+        a.withUnsafeBufferPointer { ab in
+        b.withUnsafeBufferPointer { bb in
+            let (op, ap, bp) = (o.baseAddress!, ab.baseAddress!, bb.baseAddress!)
+            // Rows of the innermost dimension, split across threads; each range starts from its
+            // first row's multi-index.
+            parallelRanges(rows, threads: KernelThreads.count, grain: Swift.max(1, (1 << 14) / inner)) { range in
+                var index = [Int](repeating: 0, count: rank)
+                var offA = 0, offB = 0, r = range.lowerBound
+                for d in stride(from: rank - 2, through: 0, by: -1) {
+                    index[d] = r % out[d]
+                    r /= out[d]
+                    offA += index[d] * sa[d]
+                    offB += index[d] * sb[d]
                 }
-                // Advance the outer index (all but the last dimension).
-                var d = rank - 2
-                while d >= 0 {
-                    index[d] += 1
-                    offA += sa[d]
-                    offB += sb[d]
-                    if index[d] < out[d] { break }
-                    offA -= sa[d] * out[d]
-                    offB -= sb[d] * out[d]
-                    index[d] = 0
-                    d -= 1
+                for row in range {
+                    let dst = op + row * inner, pa = ap + offA, pb = bp + offB
+                    switch (ia, ib) {
+                    case (1, 1): for i in 0..<inner { (dst + i).initialize(to: f(pa[i], pb[i])) }
+                    case (1, 0): let v = pb[0]; for i in 0..<inner { (dst + i).initialize(to: f(pa[i], v)) }
+                    case (0, 1): let v = pa[0]; for i in 0..<inner { (dst + i).initialize(to: f(v, pb[i])) }
+                    default: for i in 0..<inner { (dst + i).initialize(to: f(pa[i * ia], pb[i * ib])) }
+                    }
+                    var d = rank - 2
+                    while d >= 0 {
+                        index[d] += 1
+                        offA += sa[d]
+                        offB += sb[d]
+                        if index[d] < out[d] { break }
+                        offA -= sa[d] * out[d]
+                        offB -= sb[d] * out[d]
+                        index[d] = 0
+                        d -= 1
+                    }
                 }
-                if d < 0 { break }
             }
-        }
+        } }
+        initialized = count
     }
-    return result
 }
 
 /// For each element of `out`, the flat index of the element of a tensor of `shape` that broadcasts to it.

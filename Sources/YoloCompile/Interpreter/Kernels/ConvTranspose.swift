@@ -1,10 +1,10 @@
-import CBLAS
 
 /// ConvTranspose as the adjoint of im2col Conv: per image and group one sgemm W_g^T * X_g gives every
 /// (output channel, tap) row over the input positions, and col2im scatters the rows into the output.
 /// Any spatial rank; pads may be negative when output_shape asks for a larger output.
 extension Kernels {
     static let convTranspose: Kernel = { ctx in
+        try ctx.requireBLAS()
         let x = try ctx.input(0), w = try ctx.input(1), bias = ctx.optional(2)
         let out = try ctx.outputShape()
         let g = ctx.attributes.int("group")
@@ -29,8 +29,8 @@ extension Kernels {
                 for b in 0..<n {
                     for gi in 0..<g {
                         // W_g is (cg, mg*taps); col = W_g^T (rows x cg) * X_g (cg x plane).
-                        T.gemm(true, false, rows, plane, cg, wp.baseAddress! + gi * cg * rows, rows,
-                               xp.baseAddress! + (b * c + gi * cg) * plane, plane, cp.baseAddress!, plane)
+                        T.parallelGemm(true, false, rows, plane, cg, wp.baseAddress! + gi * cg * rows, rows,
+                                       xp.baseAddress! + (b * c + gi * cg) * plane, plane, cp.baseAddress!, plane, threads: ctx.threads)
                         for r in 0..<rows {
                             let oc = r / taps, t = r % taps
                             let dst = yp.baseAddress! + (b * m + gi * mg + oc) * outPlane

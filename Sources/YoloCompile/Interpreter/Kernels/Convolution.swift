@@ -1,10 +1,12 @@
-import CBLAS
+import CKernels
 
-/// Conv as im2col + sgemm, one matrix product per image and group; a 1x1, stride-1, unpadded
-/// convolution reads its input directly as the column matrix, and a depthwise one runs a direct loop.
-/// 1-D convolutions run as 2-D ones of height 1; 3-D ones through an N-D im2col.
+/// Conv as im2col + sgemm over blocks of output rows, with the bias and any fused activation applied
+/// to each block while it is in cache; a 1x1, stride-1, unpadded convolution reads its input directly
+/// as the column matrix, and a depthwise one runs a direct loop per channel. 1-D convolutions run as
+/// 2-D ones of height 1; 3-D ones (and float64) through an N-D im2col.
 extension Kernels {
     static let conv: Kernel = { ctx in
+        try ctx.requireBLAS()
         var x = try ctx.input(0), w = try ctx.input(1)
         let bias = ctx.optional(2)
         var out = try ctx.outputShape()
@@ -21,74 +23,110 @@ extension Kernels {
         }
         let m = out[1], plane = out[2...].reduce(1, *)
         if dtype == .float64 {
-            var y = convND(x.doubles, x.shape, w.doubles, w.shape, g, win, out)
+            var y = convND(x.doubles, x.shape, w.doubles, w.shape, g, win, out, threads: ctx.threads)
             if let bias { addBias(&y, bias.doubles, batch: out[0], channels: m, plane: plane) }
             return [Tensor(shape: try ctx.outputShape(), doubles: y)]
         }
         var y: [Float]
         if x.shape.count == 4 {
-            y = conv2d(x, w, g, win, out)
+            y = conv2d(x.floats, x.shape, w.floats, w.shape, bias: bias?.floats, g, win, out, activation: ctx.activation,
+                       threads: ctx.threads)
         } else {
-            y = convND(x.floats, x.shape, w.floats, w.shape, g, win, out)
+            y = convND(x.floats, x.shape, w.floats, w.shape, g, win, out, threads: ctx.threads)
+            if let bias { addBias(&y, bias.floats, batch: out[0], channels: m, plane: plane) }
+            if ctx.activation != .identity {
+                y.withUnsafeMutableBufferPointer { ctx.activation.apply($0.baseAddress!, count: $0.count, bias: nil) }
+            }
         }
-        if let bias { addBias(&y, bias.floats, batch: out[0], channels: m, plane: plane) }
         return [Tensor(shape: try ctx.outputShape(), floats: y, dtype: dtype)]
     }
 
-    static func conv2d(_ x: Tensor, _ w: Tensor, _ g: Int, _ win: SpatialWindow, _ out: [Int]) -> [Float] {
-        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+    /// Floats of one worker's column block: about 512 KiB, so that the block, the output rows it
+    /// makes and the packed weights stay in a core's L2 cache through the product and the output pass.
+    static let columnBlockFloats = 1 << 17
+    /// At least this many row blocks per image (where it has the rows), so that small deep layers
+    /// still split across threads.
+    static let minimumBlocks = 4
+
+    /// A 2-D convolution, x (n, c, h, w) and w (m, c / g, kh, kw), with bias and activation applied
+    /// to each block of output rows as soon as the block is computed. The work is split into tasks of
+    /// one image, group and block of output rows (one depthwise channel), run across `threads`.
+    static func conv2d(_ x: [Float], _ xShape: [Int], _ w: [Float], _ wShape: [Int], bias: [Float]?, _ g: Int,
+                       _ win: SpatialWindow, _ out: [Int], activation: FusedActivation, threads: Int) -> [Float] {
+        let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
+        let (m, cg, kh, kw) = (wShape[0], wShape[1], wShape[2], wShape[3])
         let s = win.strides, d = win.dilations, p = win.pads
         let (oh, ow) = (out[2], out[3])
         let k = cg * kh * kw, plane = oh * ow, mg = m / g
-        var y = [Float](repeating: 0, count: n * m * plane)
-        guard y.count > 0 else { return y }
-        let direct = kh == 1 && kw == 1 && s == [1, 1] && p.allSatisfy { $0 == 0 }
-        if cg == 1 && g == c && m == g {
-            // Depthwise: one small kernel per channel; a direct loop beats g one-row products.
-            x.floats.withUnsafeBufferPointer { xp in
-            w.floats.withUnsafeBufferPointer { wp in
-            y.withUnsafeMutableBufferPointer { yp in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        depthwisePlane(xp.baseAddress! + (b * c + ch) * h * wd, height: h, width: wd,
-                                       weights: wp.baseAddress! + ch * kh * kw, kh: kh, kw: kw, sh: s[0], sw: s[1],
-                                       pt: p[0], pl: p[1], dh: d[0], dw: d[1], oh: oh, ow: ow,
-                                       into: yp.baseAddress! + (b * m + ch) * plane)
+        let count = n * m * plane
+        guard count > 0 else { return [] }
+        let bias = bias ?? []
+        return [Float](unsafeUninitializedCapacity: count) { yb, initialized in
+            let yp = yb.baseAddress!
+            x.withUnsafeBufferPointer { xb in
+            w.withUnsafeBufferPointer { wb in
+            bias.withUnsafeBufferPointer { bb in
+                let xp = xb.baseAddress!, wp = wb.baseAddress!
+                let biasOf = { (o: Int) -> Float? in bb.isEmpty ? nil : bb[o] }
+                if cg == 1 && g == c && m == g {
+                    // Depthwise: one small kernel per channel; a direct loop beats g one-row products.
+                    parallelRanges(n * c, threads: threads, grain: Swift.max(1, (1 << 14) / Swift.max(plane * kh * kw, 1))) { range in
+                        for t in range {
+                            let ch = t % c
+                            let dst = yp + t * plane
+                            dst.update(repeating: 0, count: plane)
+                            depthwisePlane(xp + t * h * wd, height: h, width: wd, weights: wp + ch * kh * kw, kh: kh, kw: kw,
+                                           sh: s[0], sw: s[1], pt: p[0], pl: p[1], dh: d[0], dw: d[1], oh: oh, ow: ow, into: dst)
+                            activation.apply(dst, count: plane, bias: biasOf(ch))
+                        }
                     }
+                    return
+                }
+                guard k > 0 else {
+                    // No input channels: the bias alone.
+                    for t in 0..<(n * m) {
+                        (yp + t * plane).update(repeating: 0, count: plane)
+                        activation.apply(yp + t * plane, count: plane, bias: biasOf(t % m))
+                    }
+                    return
+                }
+                // A 1x1, stride-1, unpadded convolution reads its input rows as the column matrix.
+                let direct = kh == 1 && kw == 1 && s == [1, 1] && p.allSatisfy { $0 == 0 }
+                // The blocks depend on the image's shape alone, never on the batch or the thread count,
+                // so every image gets the same products (BLAS's result can depend on a product's size)
+                // and the output is the same bits however it is run.
+                var rows = Swift.max(1, Swift.min(oh, columnBlockFloats / Swift.max(k * ow, 1)))
+                if (oh + rows - 1) / rows < minimumBlocks { rows = (oh + minimumBlocks - 1) / minimumBlocks }
+                let blocks = (oh + rows - 1) / rows
+                let tasks = n * g * blocks
+                let columnFloats = direct ? 0 : k * rows * ow
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, columnFloats * parallelWorkers(tasks, threads: threads)))
+                defer { scratch.deallocate() }
+                parallelTasks(tasks, threads: threads) { worker, t in
+                    let block = t % blocks, gi = (t / blocks) % g, b = t / (blocks * g)
+                    let r0 = block * rows, r1 = Swift.min(oh, r0 + rows), cols = (r1 - r0) * ow
+                    let src = xp + (b * c + gi * cg) * h * wd
+                    let dst = yp + (b * m + gi * mg) * plane + r0 * ow
+                    let matrix: UnsafePointer<Float>, ldb: Int
+                    if direct {
+                        (matrix, ldb) = (src + r0 * ow, plane)
+                    } else {
+                        let col = scratch + worker * columnFloats
+                        im2col(src, channels: cg, height: h, width: wd, kh: kh, kw: kw, sh: s[0], sw: s[1],
+                               pt: p[0], pl: p[1], dh: d[0], dw: d[1], rows: r0..<r1, ow: ow, into: col)
+                        (matrix, ldb) = (UnsafePointer(col), cols)
+                    }
+                    yc_sgemm(0, 0, Int32(mg), Int32(cols), Int32(k), 1, wp + gi * mg * k, Int32(k), matrix, Int32(ldb), 0, dst, Int32(plane))
+                    for o in 0..<mg { activation.apply(dst + o * plane, count: cols, bias: biasOf(gi * mg + o)) }
                 }
             } } }
-            return y
+            initialized = count
         }
-        guard k > 0 else { return y }
-        var col = [Float](repeating: 0, count: direct ? 0 : k * plane)
-        x.floats.withUnsafeBufferPointer { xp in
-        w.floats.withUnsafeBufferPointer { wp in
-        y.withUnsafeMutableBufferPointer { yp in
-        col.withUnsafeMutableBufferPointer { cp in
-            for b in 0..<n {
-                for gi in 0..<g {
-                    let src = xp.baseAddress! + (b * c + gi * cg) * h * wd
-                    let matrix: UnsafePointer<Float>
-                    if direct {
-                        matrix = UnsafePointer(src)
-                    } else {
-                        im2col(src, channels: cg, height: h, width: wd, kh: kh, kw: kw, sh: s[0], sw: s[1],
-                               pt: p[0], pl: p[1], dh: d[0], dw: d[1], oh: oh, ow: ow, into: cp.baseAddress!)
-                        matrix = UnsafePointer(cp.baseAddress!)
-                    }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(mg), Int32(plane), Int32(k), 1,
-                                wp.baseAddress! + gi * mg * k, Int32(k), matrix, Int32(plane), 0,
-                                yp.baseAddress! + (b * m + gi * mg) * plane, Int32(plane))
-                }
-            }
-        } } } }
-        return y
     }
 
     /// Any spatial rank and float32 or float64: an N-D im2col, then the same products.
     static func convND<T: GemmElement>(_ xv: [T], _ xShape: [Int], _ wv: [T], _ wShape: [Int], _ g: Int, _ win: SpatialWindow,
-                                       _ out: [Int]) -> [T] {
+                                       _ out: [Int], threads: Int) -> [T] {
         let n = xShape[0], c = xShape[1], m = wShape[0], cg = wShape[1]
         let inSpatial = Array(xShape[2...]), outSpatial = Array(out[2...])
         let taps = win.kernel.reduce(1, *), plane = outSpatial.reduce(1, *), inPlane = inSpatial.reduce(1, *)
@@ -113,8 +151,8 @@ extension Kernels {
                             }
                         }
                     }
-                    T.gemm(false, false, mg, plane, k, wp.baseAddress! + gi * mg * k, k, cp.baseAddress!, plane,
-                           yp.baseAddress! + (b * m + gi * mg) * plane, plane)
+                    T.parallelGemm(false, false, mg, plane, k, wp.baseAddress! + gi * mg * k, k, cp.baseAddress!, plane,
+                                   yp.baseAddress! + (b * m + gi * mg) * plane, plane, threads: threads)
                 }
             }
         } } } }
@@ -122,25 +160,46 @@ extension Kernels {
     }
 }
 
-/// float32 and float64 matrix products (OpenBLAS sgemm, dgemm): C = op(A) * op(B), row-major.
+/// float32 and float64 matrix products (OpenBLAS sgemm, dgemm; `BLAS`): C = op(A) * op(B), row-major.
 protocol GemmElement: BinaryFloatingPoint {
     static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Self>, _ lda: Int,
                      _ b: UnsafePointer<Self>, _ ldb: Int, _ c: UnsafeMutablePointer<Self>, _ ldc: Int)
 }
 
+extension GemmElement {
+    /// The same product with C split into blocks of rows (C taller than wide) or columns, each its
+    /// own BLAS call (BLAS runs single-threaded: `BLAS`), the blocks spread over `threads`. The split
+    /// depends on the shape alone, never on the thread count, so the result is the same bits however
+    /// many threads run it.
+    static func parallelGemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Self>, _ lda: Int,
+                             _ b: UnsafePointer<Self>, _ ldb: Int, _ c: UnsafeMutablePointer<Self>, _ ldc: Int, threads: Int) {
+        guard m > 0, n > 0, k > 0 else { return }
+        let byRows = m >= n
+        // Up to 8 blocks of at least 64 rows or columns, where the product is big enough to pay for a thread.
+        let parts = m * n * k < 1 << 18 ? 1 : Swift.max(1, Swift.min(8, (byRows ? m : n) / 64))
+        parallelTasks(parts, threads: threads) { _, part in
+            if byRows {
+                let i0 = m * part / parts, i1 = m * (part + 1) / parts
+                gemm(transA, transB, i1 - i0, n, k, transA ? a + i0 : a + i0 * lda, lda, b, ldb, c + i0 * ldc, ldc)
+            } else {
+                let j0 = n * part / parts, j1 = n * (part + 1) / parts
+                gemm(transA, transB, m, j1 - j0, k, a, lda, transB ? b + j0 * ldb : b + j0, ldb, c + j0, ldc)
+            }
+        }
+    }
+}
+
 extension Float: GemmElement {
     static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                      _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+        yc_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }
 }
 
 extension Double: GemmElement {
     static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Double>, _ lda: Int,
                      _ b: UnsafePointer<Double>, _ ldb: Int, _ c: UnsafeMutablePointer<Double>, _ ldc: Int) {
-        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+        yc_dgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }
 }
 
@@ -218,26 +277,28 @@ func depthwisePlane(_ src: UnsafePointer<Float>, height: Int, width: Int, weight
     }
 }
 
-/// Lays out every receptive field of a (channels, height, width) image as a column.
+/// Lays out the receptive fields of output rows `rows` of a (channels, height, width) image as the
+/// columns of a (channels x kh x kw, rows.count x ow) matrix.
 @inline(__always)
 func im2col(_ src: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kh: Int, kw: Int,
-            sh: Int, sw: Int, pt: Int, pl: Int, dh: Int, dw: Int, oh: Int, ow: Int,
+            sh: Int, sw: Int, pt: Int, pl: Int, dh: Int, dw: Int, rows: Range<Int>, ow: Int,
             into col: UnsafeMutablePointer<Float>)
 {
     var row = 0
+    let cols = rows.count * ow
     for c in 0..<channels {
         let plane = src + c * height * width
         for ki in 0..<kh {
             for kj in 0..<kw {
-                let dst = col + row * oh * ow
+                let dst = col + row * cols
                 let xoff = kj * dw - pl
                 // Output columns whose input column is inside the image: [lo, hi).
                 var lo = 0, hi = ow
                 while lo < ow && lo * sw + xoff < 0 { lo += 1 }
                 while hi > lo && (hi - 1) * sw + xoff >= width { hi -= 1 }
-                for oy in 0..<oh {
+                for oy in rows {
                     let iy = oy * sh + ki * dh - pt
-                    let d = dst + oy * ow
+                    let d = dst + (oy - rows.lowerBound) * ow
                     if iy < 0 || iy >= height {
                         d.update(repeating: 0, count: ow)
                         continue

@@ -39,11 +39,31 @@ extension Kernels {
         if axis < 0 { axis += out.count }
         let outer = out[..<axis].reduce(1, *)
         let blocks = parts.map { $0.shape[axis...].reduce(1, *) }
+        let threads = ctx.threads
+        /// Each (outer index, part) block copied to its place: one task per part when there are few
+        /// outer indices (a channel concat), else ranges of outer indices split across threads.
         func join<T>(_ arrays: [[T]]) -> [T] {
-            var y = [T]()
-            y.reserveCapacity(out.reduce(1, *))
-            for o in 0..<outer { for (p, n) in zip(arrays, blocks) { y.append(contentsOf: p[(o * n)..<((o + 1) * n)]) } }
-            return y
+            let total = out.reduce(1, *), row = blocks.reduce(0, +)
+            guard total > 0 else { return [] }
+            var starts = [0]
+            for n in blocks { starts.append(starts.last! + n) }
+            let sources = arrays.map { $0.withUnsafeBufferPointer { $0.baseAddress } }  // the arrays outlive the copy
+            return [T](unsafeUninitializedCapacity: total) { yb, initialized in
+                let yp = yb.baseAddress!
+                func copy(_ o: Int, _ part: Int) {
+                    let n = blocks[part]
+                    if n > 0, let src = sources[part] { (yp + o * row + starts[part]).initialize(from: src + o * n, count: n) }
+                }
+                let threads = total >= 1 << 15 ? threads : 1
+                if outer < threads * 4 {
+                    parallelTasks(outer * arrays.count, threads: threads) { _, t in copy(t / arrays.count, t % arrays.count) }
+                } else {
+                    parallelRanges(outer, threads: threads, grain: Swift.max(1, (1 << 14) / Swift.max(row, 1))) { range in
+                        for o in range { for part in arrays.indices { copy(o, part) } }
+                    }
+                }
+                initialized = total
+            }
         }
         var t = parts[0]
         t.shape = out
@@ -67,10 +87,16 @@ extension Kernels {
             let n = ot.shape[axis] * inner
             defer { start += n }
             func take<T>(_ v: [T]) -> [T] {
-                var y = [T]()
-                y.reserveCapacity(outer * n)
-                for o in 0..<outer { y.append(contentsOf: v[(o * total + start)..<(o * total + start + n)]) }
-                return y
+                guard outer * n > 0 else { return [] }
+                return [T](unsafeUninitializedCapacity: outer * n) { yb, initialized in
+                    v.withUnsafeBufferPointer { vb in
+                        let (vp, yp) = (vb.baseAddress!, yb.baseAddress!)
+                        parallelRanges(outer, threads: ctx.threads, grain: Swift.max(1, (1 << 14) / n)) { range in
+                            for o in range { (yp + o * n).initialize(from: vp + o * total + start, count: n) }
+                        }
+                    }
+                    initialized = outer * n
+                }
             }
             var t = x
             t.shape = ot.shape
@@ -105,9 +131,14 @@ extension Kernels {
     static let pad: Kernel = { ctx in
         let x = try ctx.input(0)
         let out = try ctx.outputShape()
-        let (begin, _) = try Operators.resolvedPads(try ctx.input(1).intValues, axes: ctx.optional(3)?.intValues,
-                                                    rank: x.shape.count, fail: ctx.fail)
+        let (begin, end) = try Operators.resolvedPads(try ctx.input(1).intValues, axes: ctx.optional(3)?.intValues,
+                                                      rank: x.shape.count, fail: ctx.fail)
         let mode = ctx.attributes.string("mode")
+        if mode == "constant", x.dtype.storage == .floats, x.shape.count >= 1, x.count > 0,
+           begin.allSatisfy({ $0 >= 0 }), end.allSatisfy({ $0 >= 0 }) {
+            return [Tensor(shape: out, floats: padConstant(x.floats, x.shape, out, begin, value: ctx.optional(2)?.floats.first ?? 0,
+                                                           threads: ctx.threads), dtype: x.dtype)]
+        }
         let src = contiguousStrides(x.shape)
         // Per axis, the source position of each output position (-1: the constant).
         let maps: [[Int]] = (0..<x.shape.count).map { a in
@@ -150,6 +181,31 @@ extension Kernels {
         }
         extended.shape = [x.count + 1]
         return [extended.gathered(indices.map { $0 < 0 ? x.count : $0 }, shape: out)]
+    }
+
+    /// Constant padding that only grows: the output filled with the value, then each input row (the
+    /// last axis) copied to its place, rows split across threads.
+    static func padConstant(_ x: [Float], _ shape: [Int], _ out: [Int], _ begin: [Int], value: Float, threads: Int) -> [Float] {
+        let total = out.reduce(1, *), rank = shape.count
+        let inner = shape[rank - 1], rows = x.count / inner
+        let outStrides = contiguousStrides(out)
+        return [Float](unsafeUninitializedCapacity: total) { yb, initialized in
+            x.withUnsafeBufferPointer { xb in
+                let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
+                parallelRanges(total, threads: threads) { r in (yp + r.lowerBound).initialize(repeating: value, count: r.count) }
+                parallelRanges(rows, threads: threads, grain: Swift.max(1, (1 << 14) / inner)) { range in
+                    for row in range {
+                        var r = row, at = begin[rank - 1]
+                        for d in stride(from: rank - 2, through: 0, by: -1) {
+                            at += (r % shape[d] + begin[d]) * outStrides[d]
+                            r /= shape[d]
+                        }
+                        (yp + at).update(from: xp + row * inner, count: inner)
+                    }
+                }
+            }
+            initialized = total
+        }
     }
 
     /// DCR: depth is (block_row, block_col, channel); CRD: (channel, block_row, block_col).
@@ -230,32 +286,48 @@ extension Tensor {
     }
 }
 
-/// Reads `shape` elements starting at `offset` with per-dimension `steps` (a strided view made contiguous).
+/// Reads `shape` elements starting at `offset` with per-dimension `steps` (a strided view made
+/// contiguous), its rows (the last axis) split across the task's `KernelThreads`.
 func gatherStrided<T>(_ x: [T], _ shape: [Int], _ offset: Int, _ steps: [Int]) -> [T] {
     let count = shape.reduce(1, *)
-    var y = [T]()
-    y.reserveCapacity(count)
-    if count == 0 { return y }
+    if count == 0 { return [] }
     let rank = shape.count
     if rank == 0 { return [x[offset]] }
-    var index = [Int](repeating: 0, count: rank)
-    var off = offset
     let inner = shape[rank - 1], step = steps[rank - 1]
-    x.withUnsafeBufferPointer { xp in
-        while true {
-            var p = off
-            for _ in 0..<inner { y.append(xp[p]); p += step }
-            var d = rank - 2
-            while d >= 0 {
-                index[d] += 1
-                off += steps[d]
-                if index[d] < shape[d] { break }
-                off -= steps[d] * shape[d]
-                index[d] = 0
-                d -= 1
+    guard inner > 0 else { return [] }
+    let rows = count / inner
+    return [T](unsafeUninitializedCapacity: count) { yb, initialized in
+        x.withUnsafeBufferPointer { xb in
+            let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
+            parallelRanges(rows, threads: KernelThreads.count, grain: Swift.max(1, (1 << 14) / inner)) { range in
+                // The first row's multi-index and source offset.
+                var index = [Int](repeating: 0, count: rank)
+                var off = offset, r = range.lowerBound
+                for d in stride(from: rank - 2, through: 0, by: -1) {
+                    index[d] = r % shape[d]
+                    r /= shape[d]
+                    off += index[d] * steps[d]
+                }
+                for row in range {
+                    let dst = yp + row * inner
+                    if step == 1 {
+                        dst.initialize(from: xp + off, count: inner)
+                    } else {
+                        var p = off
+                        for i in 0..<inner { (dst + i).initialize(to: xp[p]); p += step }
+                    }
+                    var d = rank - 2
+                    while d >= 0 {
+                        index[d] += 1
+                        off += steps[d]
+                        if index[d] < shape[d] { break }
+                        off -= steps[d] * shape[d]
+                        index[d] = 0
+                        d -= 1
+                    }
+                }
             }
-            if d < 0 { break }
         }
+        initialized = count
     }
-    return y
 }

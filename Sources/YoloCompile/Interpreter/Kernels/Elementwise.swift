@@ -8,8 +8,8 @@ extension Kernels {
         { ctx in
             let x = try ctx.input(0)
             switch x.dtype.storage {
-            case .doubles: return [Tensor(shape: x.shape, doubles: x.doubles.map(d))]
-            default: return [Tensor(shape: x.shape, floats: x.floats.map(f), dtype: x.dtype)]
+            case .doubles: return [Tensor(shape: x.shape, doubles: parallelMap(x.doubles, threads: ctx.threads, d))]
+            default: return [Tensor(shape: x.shape, floats: parallelMap(x.floats, threads: ctx.threads, f), dtype: x.dtype)]
             }
         }
     }
@@ -20,8 +20,8 @@ extension Kernels {
             let f = make(ctx.attributes)
             let x = try ctx.input(0)
             switch x.dtype.storage {
-            case .doubles: return [Tensor(shape: x.shape, doubles: x.doubles.map(f))]
-            default: return [Tensor(shape: x.shape, floats: x.floats.map { Float(f(Double($0))) }, dtype: x.dtype)]
+            case .doubles: return [Tensor(shape: x.shape, doubles: parallelMap(x.doubles, threads: ctx.threads, f))]
+            default: return [Tensor(shape: x.shape, floats: parallelMap(x.floats, threads: ctx.threads) { Float(f(Double($0))) }, dtype: x.dtype)]
             }
         }
     }
@@ -33,8 +33,12 @@ extension Kernels {
         case .float16: return [Tensor(shape: x.shape, floats: x.floats.map { 1 / (1 + expf(-$0)) }, dtype: .float16)]
         default:
             let v = x.floats
+            guard !v.isEmpty else { return [x] }
             let y = [Float](unsafeUninitializedCapacity: v.count) { out, n in
-                v.withUnsafeBufferPointer { yc_sigmoid($0.baseAddress, out.baseAddress, v.count) }
+                v.withUnsafeBufferPointer { src in
+                    let (xp, yp) = (src.baseAddress!, out.baseAddress!)
+                    parallelRanges(v.count, threads: ctx.threads) { r in yc_sigmoid(xp + r.lowerBound, yp + r.lowerBound, r.count) }
+                }
                 n = v.count
             }
             return [Tensor(shape: x.shape, floats: y)]
@@ -48,8 +52,8 @@ extension Kernels {
         { ctx in
             let x = try ctx.input(0)
             switch x.dtype.storage {
-            case .floats: return [Tensor(shape: x.shape, floats: x.floats.map(f), dtype: x.dtype)]
-            case .doubles: return [Tensor(shape: x.shape, doubles: x.doubles.map(d))]
+            case .floats: return [Tensor(shape: x.shape, floats: parallelMap(x.floats, threads: ctx.threads, f), dtype: x.dtype)]
+            case .doubles: return [Tensor(shape: x.shape, doubles: parallelMap(x.doubles, threads: ctx.threads, d))]
             case .ints:
                 let dt = x.dtype
                 return [Tensor(shape: x.shape, ints: x.ints.map { i($0, dt) }, dtype: dt)]

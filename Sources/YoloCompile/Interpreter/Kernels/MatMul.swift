@@ -1,10 +1,11 @@
-import CBLAS
+import CKernels
 
 /// MatMul (numpy broadcasting of the batch axes: one BLAS product per output matrix), Gemm and Einsum.
 /// float32 and float16 multiply in single precision (float16 rounded once after), float64 in double,
 /// integers exactly (wrapping).
 extension Kernels {
     static let matMul: Kernel = { ctx in
+        try ctx.requireBLAS()
         var a = try ctx.input(0), b = try ctx.input(1)
         let out = try ctx.outputShape()
         if a.shape.count == 1 { a = a.reshaped([1] + a.shape) }
@@ -13,15 +14,27 @@ extension Kernels {
         let batch = ShapeRules.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) ?? []
         let count = batch.reduce(1, *)
         let ao = matrixOffsets(a.shape, batch, m * k), bo = matrixOffsets(b.shape, batch, k * n)
-        /// One BLAS product per output matrix.
+        /// One BLAS product per output matrix, the matrices split across threads; a single matrix in
+        /// blocks (`parallelGemm`).
+        let threads = ctx.threads
         func products<T: GemmElement>(_ av: [T], _ bv: [T]) -> [T] {
             var y = [T](repeating: 0, count: count * m * n)
             guard m > 0 && n > 0 && k > 0 else { return y }
             av.withUnsafeBufferPointer { ap in
             bv.withUnsafeBufferPointer { bp in
             y.withUnsafeMutableBufferPointer { yp in
-                for i in 0..<count {
-                    T.gemm(false, false, m, n, k, ap.baseAddress! + ao[i], k, bp.baseAddress! + bo[i], n, yp.baseAddress! + i * m * n, n)
+                let (a, b, y) = (ap.baseAddress!, bp.baseAddress!, yp.baseAddress!)
+                if count > 1, bo.allSatisfy({ $0 == 0 }), ao == (0..<count).map({ $0 * m * k }) {
+                    // One B for every batch entry, and A's matrices one after another: a Linear layer
+                    // over tokens. One product of (count x m) rows; each row's sums are the same.
+                    T.parallelGemm(false, false, count * m, n, k, a, k, b, n, y, n, threads: threads)
+                } else if count > 1 {
+                    // Whole matrices in parallel (the same product per matrix whatever the thread count).
+                    parallelTasks(count, threads: m * n * k >= 1 << 12 ? threads : 1) { _, i in
+                        T.gemm(false, false, m, n, k, a + ao[i], k, b + bo[i], n, y + i * m * n, n)
+                    }
+                } else {
+                    T.parallelGemm(false, false, m, n, k, a, k, b, n, y, n, threads: threads)
                 }
             } } }
             return y
@@ -63,6 +76,7 @@ extension Kernels {
 
     /// One BLAS product, then beta * C broadcast.
     static let gemm: Kernel = { ctx in
+        try ctx.requireBLAS()
         let a = try ctx.input(0), b = try ctx.input(1)
         let out = try ctx.outputShape()
         let (m, n) = (out[0], out[1])
@@ -79,9 +93,8 @@ extension Kernels {
                 a.doubles.withUnsafeBufferPointer { ap in
                 b.doubles.withUnsafeBufferPointer { bp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                                Int32(m), Int32(n), Int32(k), Double(alpha), ap.baseAddress!, Int32(a.shape[1]),
-                                bp.baseAddress!, Int32(b.shape[1]), 1, yp.baseAddress!, Int32(n))
+                    yc_dgemm(ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), Double(alpha), ap.baseAddress!, Int32(a.shape[1]),
+                             bp.baseAddress!, Int32(b.shape[1]), 1, yp.baseAddress!, Int32(n))
                 } } }
             }
             return [Tensor(shape: out, doubles: y)]
@@ -91,9 +104,8 @@ extension Kernels {
             a.floats.withUnsafeBufferPointer { ap in
             b.floats.withUnsafeBufferPointer { bp in
             y.withUnsafeMutableBufferPointer { yp in
-                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                            Int32(m), Int32(n), Int32(k), alpha, ap.baseAddress!, Int32(a.shape[1]),
-                            bp.baseAddress!, Int32(b.shape[1]), 1, yp.baseAddress!, Int32(n))
+                yc_sgemm(ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, ap.baseAddress!, Int32(a.shape[1]),
+                         bp.baseAddress!, Int32(b.shape[1]), 1, yp.baseAddress!, Int32(n))
             } } }
         }
         return [Tensor(shape: out, floats: y, dtype: a.dtype)]

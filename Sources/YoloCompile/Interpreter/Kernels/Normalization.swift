@@ -119,8 +119,13 @@ extension Kernels {
         let out: Tensor
         if x.dtype == .float32, let scale {
             var y = x.floats
-            y.withUnsafeMutableBufferPointer { yp in
-                for r in 0..<rows {
+            y.withUnsafeMutableBufferPointer { yb in
+            means.withUnsafeMutableBufferPointer { mb in
+            inverse.withUnsafeMutableBufferPointer { ib in
+              let (yp, means, inverse) = (yb.baseAddress!, mb.baseAddress!, ib.baseAddress!)
+              // Rows are independent: split across threads.
+              parallelRanges(rows, threads: ctx.threads, grain: Swift.max(1, (1 << 13) / Swift.max(n, 1))) { range in
+                for r in range {
                     let base = r * n
                     var mean: Double = 0
                     for i in 0..<n { mean += Double(yp[base + i]) }
@@ -137,7 +142,8 @@ extension Kernels {
                         yp[base + i] = v
                     }
                 }
-            }
+              }
+            } } }
             out = Tensor(shape: x.shape, floats: y)
         } else {
             var v = x.doubleValues

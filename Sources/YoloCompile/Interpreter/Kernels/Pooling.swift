@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Pooling kernels over any spatial rank. Each window reads the input positions its taps reach;
 /// padding and positions past the padded input (ceil_mode) never contribute.
@@ -13,6 +14,9 @@ extension Kernels {
     static let maxPool: Kernel = { ctx in
         let x = try ctx.input(0)
         let (win, out) = try poolWindow(ctx, x)
+        if x.dtype == .float32, x.shape.count == 4, ctx.outputTypes.count == 1 {
+            return [Tensor(shape: out, floats: try maxPool2d(x.floats, x.shape, win, out, threads: ctx.threads, fail: ctx.fail))]
+        }
         let inSpatial = Array(x.shape[2...]), outSpatial = Array(out[2...])
         let offsets = windowOffsets(input: inSpatial, output: outSpatial, window: win)
         let planes = x.shape[0] * x.shape[1], inPlane = inSpatial.reduce(1, *), plane = outSpatial.reduce(1, *)
@@ -63,6 +67,77 @@ extension Kernels {
         }
         if wantIndices { result.append(Tensor(shape: out, ints: indices)) }
         return result
+    }
+
+    /// 2-D float32 max pooling, separably: each needed input row's maxima over the window's columns,
+    /// then each output's maximum over the window's rows, planes split across threads. The first
+    /// maximum in the window's row-major order wins, as in the general loop (which matters for 0 and
+    /// -0): the first row holding the maximum, and the first column in it.
+    static func maxPool2d(_ x: [Float], _ shape: [Int], _ win: SpatialWindow, _ out: [Int], threads: Int,
+                          fail: (String) -> InterpreterError) throws -> [Float] {
+        let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
+        let (oh, ow) = (out[2], out[3])
+        let (kh, kw) = (win.kernel[0], win.kernel[1]), (sh, sw) = (win.strides[0], win.strides[1])
+        let (dh, dw) = (win.dilations[0], win.dilations[1]), (pt, pl) = (win.pads[0], win.pads[1])
+        let count = planes * oh * ow
+        guard count > 0 else { return [] }
+        // Per output column, its taps' input columns inside the image, [first, last] as tap numbers.
+        func taps(_ o: Int, _ k: Int, _ s: Int, _ d: Int, _ p: Int, _ n: Int) -> Range<Int> {
+            var lo = 0, hi = k
+            while lo < k && o * s + lo * d - p < 0 { lo += 1 }
+            while hi > lo && o * s + (hi - 1) * d - p >= n { hi -= 1 }
+            return lo..<hi
+        }
+        let columnTaps = (0..<ow).map { taps($0, kw, sw, dw, pl, w) }
+        let rowTaps = (0..<oh).map { taps($0, kh, sh, dh, pt, h) }
+        if columnTaps.contains(where: \.isEmpty) || rowTaps.contains(where: \.isEmpty) {
+            throw fail("a window lies wholly in the padding, which ONNX leaves undefined")
+        }
+        // The input rows some window reads.
+        var needed = [Bool](repeating: false, count: h)
+        for (oy, r) in rowTaps.enumerated() { for t in r { needed[oy * sh + t * dh - pt] = true } }
+        let nan = Atomic<Bool>(false)
+        let y = [Float](unsafeUninitializedCapacity: count) { yb, initialized in
+            x.withUnsafeBufferPointer { xb in
+                let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
+                parallelRanges(planes, threads: threads, grain: Swift.max(1, (1 << 15) / Swift.max(h * w, 1))) { range in
+                    let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)
+                    defer { rowMax.deallocate() }
+                    var sawNaN = false
+                    for p in range {
+                        let src = xp + p * h * w
+                        for iy in 0..<h where needed[iy] {
+                            let line = src + iy * w, dst = rowMax + iy * ow
+                            for ox in 0..<ow {
+                                let r = columnTaps[ox], base = ox * sw - pl
+                                var best = line[base + r.lowerBound * dw]
+                                sawNaN = sawNaN || best.isNaN
+                                for t in (r.lowerBound + 1)..<r.upperBound {
+                                    let v = line[base + t * dw]
+                                    sawNaN = sawNaN || v.isNaN
+                                    if v > best { best = v }
+                                }
+                                dst[ox] = best
+                            }
+                        }
+                        let plane = yp + p * oh * ow
+                        for oy in 0..<oh {
+                            let r = rowTaps[oy], base = oy * sh - pt
+                            let dst = plane + oy * ow
+                            dst.update(from: rowMax + (base + r.lowerBound * dh) * ow, count: ow)
+                            for t in (r.lowerBound + 1)..<r.upperBound {
+                                let line = rowMax + (base + t * dh) * ow
+                                for ox in 0..<ow where line[ox] > dst[ox] { dst[ox] = line[ox] }
+                            }
+                        }
+                    }
+                    if sawNaN { nan.store(true, ordering: .relaxed) }
+                }
+            }
+            initialized = count
+        }
+        if nan.load(ordering: .relaxed) { throw fail("a window holds NaN, which ONNX leaves MaxPool's result undefined for") }
+        return y
     }
 
     /// The mean over each window: over the positions inside the input (count_include_pad 0) or

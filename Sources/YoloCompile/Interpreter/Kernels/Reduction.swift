@@ -152,8 +152,19 @@ extension Kernels {
         let (outer, n, inner) = around(x.shape, axis)
         guard n > 0 else { return [x] }
         if x.dtype == .float32 && inner == 1 {
-            var y = x.floats
-            y.withUnsafeMutableBufferPointer { yc_softmax_rows($0.baseAddress, outer, n) }
+            // Rows split across threads, each copied and normalised in place while in cache.
+            let y = [Float](unsafeUninitializedCapacity: outer * n) { yb, initialized in
+                x.floats.withUnsafeBufferPointer { xb in
+                    let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
+                    parallelRanges(outer, threads: ctx.threads, grain: Swift.max(1, (1 << 13) / n)) { rows in
+                        for r in rows {
+                            (yp + r * n).initialize(from: xp + r * n, count: n)
+                            yc_softmax_rows(yp + r * n, 1, n)
+                        }
+                    }
+                }
+                initialized = outer * n
+            }
             return [Tensor(shape: x.shape, floats: y)]
         }
         return [alongAxis(x, outer, n, inner) { line in

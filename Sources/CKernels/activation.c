@@ -1,0 +1,50 @@
+// A convolution's output pass: bias and activation over one output channel's row block while it is
+// in cache. Every case is written as the unfused kernels compute it (the bias added first, then the
+// same operations in the same order and precision, Swift's min/max spelled as its ternaries), so
+// fusing changes no bit. Without a bias nothing is added (adding 0 would turn -0 into +0).
+#include "ckernels.h"
+#include "vexp.h"
+
+#pragma clang fp contract(off)
+
+// One loop per case and per bias/no bias, each simple enough to vectorise.
+#define YC_LOOP(expr)                                                                  \
+    if (add_bias) {                                                                    \
+        for (size_t i = 0; i < n; i++) { float v = y[i] + bias; y[i] = (expr); }      \
+    } else {                                                                           \
+        for (size_t i = 0; i < n; i++) { float v = y[i]; y[i] = (expr); }             \
+    }
+
+static inline float relu(float v) { return v > 0 ? v : (v != v ? v : 0.0f); }
+static inline float leaky_relu(float v, double a) { return v >= 0 ? v : (float)((double)v * a); }
+static inline float sigmoid(float v) { return 1.0f / (1.0f + yc_expf(-v)); }
+static inline float hard_swish(float v) {
+    float t = v / 6.0f + 0.5f;
+    t = 0.0f >= t ? 0.0f : t;  // Swift's max(t, 0)
+    t = 1.0f < t ? 1.0f : t;   // Swift's min(t, 1)
+    return v * t;
+}
+static inline float hard_sigmoid_mul(float v, double a, double b) {
+    double t = a * (double)v + b;  // HardSigmoid computes in double and rounds once
+    t = 0.0 >= t ? 0.0 : t;
+    t = 1.0 < t ? 1.0 : t;
+    return v * (float)t;
+}
+static inline float clip(float v, float lo, float hi) {
+    float t = v < lo ? lo : v;
+    return t > hi ? hi : t;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta) {
+    switch (act) {
+    case YC_IDENTITY: YC_LOOP(v) break;
+    case YC_RELU: YC_LOOP(relu(v)) break;
+    case YC_LEAKY_RELU: { double a = alpha; YC_LOOP(leaky_relu(v, a)) break; }
+    case YC_SIGMOID: YC_LOOP(sigmoid(v)) break;
+    case YC_SILU: YC_LOOP(v * sigmoid(v)) break;
+    case YC_HARD_SWISH: YC_LOOP(hard_swish(v)) break;
+    case YC_HARD_SIGMOID_MUL: { double a = alpha, b = beta; YC_LOOP(hard_sigmoid_mul(v, a, b)) break; }
+    case YC_CLIP: YC_LOOP(clip(v, alpha, beta)) break;
+    }
+}

@@ -1,0 +1,185 @@
+import XCTest
+import YoloCompile
+
+/// The interpreter's fast paths against plain ones on seeded random shapes: the blocked, threaded
+/// convolution against a direct seven-loop convolution in double; every fused activation against the
+/// same graph run node by node (bit for bit); threaded products and elementwise loops against one
+/// thread (bit for bit).
+final class FastKernelTests: XCTestCase {
+    struct ConvCase: CustomStringConvertible {
+        var n, c, m, g, h, w, kh, kw, sh, sw, dh, dw: Int
+        var pads: [Int]  // top, left, bottom, right
+        var bias: Bool
+        var description: String {
+            "x (\(n),\(c),\(h),\(w)) w (\(m),\(c / g),\(kh),\(kw)) group \(g) strides (\(sh),\(sw)) dilations (\(dh),\(dw)) pads \(pads) bias \(bias)"
+        }
+        var attributes: [String: Attribute] {
+            ["group": .int(g), "kernel_shape": .ints([kh, kw]), "strides": .ints([sh, sw]), "dilations": .ints([dh, dw]),
+             "pads": .ints([pads[0], pads[1], pads[2], pads[3]])]
+        }
+    }
+
+    /// Odd sizes, strides 1 to 3, dilations 1 and 2, asymmetric pads, groups (depthwise among them),
+    /// 1x1 kernels (the direct path) and outputs tall enough to be split into row blocks.
+    static func randomCases(_ count: Int, seed: UInt64) -> [ConvCase] {
+        var rng = SplitMix64(seed: seed)
+        func pick(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(rng.next() % UInt64(r.count)) }
+        var cases: [ConvCase] = []
+        while cases.count < count {
+            let g = [1, 1, 2, 3, 0][pick(0...4)]  // 0: depthwise
+            let cg = pick(1...5)
+            let c = g == 0 ? pick(1...7) : cg * g
+            let group = g == 0 ? c : g
+            let m = g == 0 ? c : group * pick(1...4)
+            let kh = [1, 1, 3, 3, 5, 2][pick(0...5)], kw = pick(0...3) == 0 ? kh : [1, 3, 2][pick(0...2)]
+            let tall = pick(0...3) == 0
+            let cv = ConvCase(n: pick(1...2), c: c, m: m, g: group, h: tall ? pick(60...97) : pick(1...23), w: pick(1...29),
+                              kh: kh, kw: kw, sh: pick(1...3), sw: pick(1...3), dh: pick(1...2), dw: pick(1...2),
+                              pads: (0..<4).map { _ in pick(0...2) }, bias: pick(0...2) > 0)
+            if (cv.h + cv.pads[0] + cv.pads[2] - cv.dh * (cv.kh - 1) - 1) < 0 || (cv.w + cv.pads[1] + cv.pads[3] - cv.dw * (cv.kw - 1) - 1) < 0 { continue }
+            cases.append(cv)
+        }
+        return cases
+    }
+
+    static func randomTensor(_ shape: [Int], _ rng: inout SplitMix64) -> Tensor {
+        Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in rng.nextUnitFloat() * 4 - 2 })
+    }
+
+    /// Conv in double, straight from the definition.
+    static func referenceConv(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ cv: ConvCase) -> (shape: [Int], values: [Double]) {
+        let oh = (cv.h + cv.pads[0] + cv.pads[2] - cv.dh * (cv.kh - 1) - 1) / cv.sh + 1
+        let ow = (cv.w + cv.pads[1] + cv.pads[3] - cv.dw * (cv.kw - 1) - 1) / cv.sw + 1
+        let cg = cv.c / cv.g, mg = cv.m / cv.g
+        var y = [Double](repeating: 0, count: cv.n * cv.m * oh * ow)
+        for b in 0..<cv.n { for o in 0..<cv.m { for oy in 0..<oh { for ox in 0..<ow {
+            var s = bias.map { Double($0.floats[o]) } ?? 0
+            let gi = o / mg
+            for ci in 0..<cg { for ki in 0..<cv.kh { for kj in 0..<cv.kw {
+                let iy = oy * cv.sh + ki * cv.dh - cv.pads[0], ix = ox * cv.sw + kj * cv.dw - cv.pads[1]
+                guard iy >= 0, iy < cv.h, ix >= 0, ix < cv.w else { continue }
+                let xv = x.floats[((b * cv.c + gi * cg + ci) * cv.h + iy) * cv.w + ix]
+                let wv = w.floats[((o * cg + ci) * cv.kh + ki) * cv.kw + kj]
+                s += Double(xv) * Double(wv)
+            } } }
+            y[((b * cv.m + o) * oh + oy) * ow + ox] = s
+        } } } }
+        return ([cv.n, cv.m, oh, ow], y)
+    }
+
+    /// A graph of one Conv (weights and bias as constants) followed by `activation` nodes.
+    func convGraph(_ cv: ConvCase, _ w: Tensor, _ b: Tensor?, activation: (GraphBuilder, ValueID) throws -> ValueID) throws -> Graph {
+        let gb = GraphBuilder(name: "conv", parameters: ZeroParameters())
+        let x = gb.input("x", TensorType(.float32, [cv.n, cv.c, cv.h, cv.w]))
+        let y = try gb.op("Conv", [x, gb.constant(w), b.map(gb.constant)], cv.attributes)
+        gb.output(try activation(gb, y), name: "y")
+        return gb.finish()
+    }
+
+    func testBlockedThreadedConvolutionMatchesTheDefinition() throws {
+        var rng = SplitMix64(seed: 15)
+        for (i, cv) in Self.randomCases(80, seed: 1515).enumerated() {
+            let x = Self.randomTensor([cv.n, cv.c, cv.h, cv.w], &rng)
+            let w = Self.randomTensor([cv.m, cv.c / cv.g, cv.kh, cv.kw], &rng)
+            let b = cv.bias ? Self.randomTensor([cv.m], &rng) : nil
+            let (shape, want) = Self.referenceConv(x, w, b, cv)
+            let g = try convGraph(cv, w, b) { _, y in y }
+            let threads = 1 + i % 3
+            let y = try KernelThreads.$count.withValue(threads) { try Interpreter(g).run([x])[0] }
+            XCTAssertEqual(y.shape, shape, "\(cv)")
+            let scale = max(1, want.map(abs).max() ?? 0)
+            let err = zip(y.floats, want).map { abs(Double($0) - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(err / scale, 1e-5, "\(cv), \(threads) threads")
+        }
+    }
+
+    /// The activations the interpreter fuses, each as the graph spells it.
+    nonisolated(unsafe) static let activations: [(name: String, label: String, build: (GraphBuilder, ValueID) throws -> ValueID)] = [
+        ("Relu", "Conv+Relu", { b, c in try b.op("Relu", [c]) }),
+        ("LeakyRelu", "Conv+LeakyRelu", { b, c in try b.op("LeakyRelu", [c], ["alpha": .float(0.1)]) }),
+        ("Sigmoid", "Conv+Sigmoid", { b, c in try b.op("Sigmoid", [c]) }),
+        ("Mul(c, Sigmoid(c))", "Conv+SiLU", { b, c in try b.op("Mul", [c, try b.op("Sigmoid", [c])]) }),
+        ("Mul(Sigmoid(c), c)", "Conv+SiLU", { b, c in let s = try b.op("Sigmoid", [c]); return try b.op("Mul", [s, c]) }),
+        ("HardSwish", "Conv+HardSwish", { b, c in try b.op("HardSwish", [c]) }),
+        ("Mul(c, HardSigmoid(c))", "Conv+HardSigmoid*x", { b, c in
+            try b.op("Mul", [c, try b.op("HardSigmoid", [c], ["alpha": .float(1.0 / 6), "beta": .float(0.5)])])
+        }),
+        ("Clip(c, 0, 6)", "Conv+Clip", { b, c in try b.op("Clip", [c, b.constant(scalar: 0), b.constant(scalar: 6)]) }),
+        ("Clip(c, -, 1)", "Conv+Clip", { b, c in try b.op("Clip", [c, nil, b.constant(scalar: 1)]) }),
+    ]
+
+    /// Bit for bit, NaN for NaN.
+    func assertSameBits(_ a: Tensor, _ b: Tensor, _ message: String) {
+        XCTAssertEqual(a.shape, b.shape, message)
+        let differ = zip(a.floats, b.floats).enumerated().first { !($1.0.bitPattern == $1.1.bitPattern || ($1.0.isNaN && $1.1.isNaN)) }?.offset
+        XCTAssertNil(differ, "\(message): element \(differ ?? -1) differs")
+    }
+
+    func testFusedActivationsGiveTheUnfusedBits() throws {
+        var rng = SplitMix64(seed: 16)
+        let cases = Self.randomCases(Self.activations.count * 3, seed: 1616)
+        for (i, cv) in cases.enumerated() {
+            let act = Self.activations[i % Self.activations.count]
+            var x = Self.randomTensor([cv.n, cv.c, cv.h, cv.w], &rng)
+            // Values at the activations' edges: large of both signs, zeros, and a NaN.
+            for (j, v) in [Float(90), -90, 0, -0.0, 3, -3, .nan].enumerated() where j < x.count { x.floats[(j * 7919) % x.count] = v }
+            let w = Self.randomTensor([cv.m, cv.c / cv.g, cv.kh, cv.kw], &rng)
+            let b = cv.bias ? Self.randomTensor([cv.m], &rng) : nil
+            let g = try convGraph(cv, w, b, activation: act.build)
+            var labels: [String] = []
+            let fused = try KernelThreads.$count.withValue(2) { try Interpreter(g).run([x]) { op, _ in labels.append(op) }[0] }
+            let plain = try KernelThreads.$count.withValue(1) { try Interpreter(g, fusing: false).run([x])[0] }
+            XCTAssertEqual(labels, [act.label], "\(act.name): \(cv)")
+            assertSameBits(fused, plain, "\(act.name): \(cv)")
+        }
+    }
+
+    func testNothingFusesWhenAnIntermediateIsUsedElsewhere() throws {
+        let cv = ConvCase(n: 1, c: 2, m: 3, g: 1, h: 5, w: 5, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [1, 1, 1, 1], bias: true)
+        var rng = SplitMix64(seed: 17)
+        let x = Self.randomTensor([1, 2, 5, 5], &rng), w = Self.randomTensor([3, 2, 3, 3], &rng), b = Self.randomTensor([3], &rng)
+        func labels(_ g: Graph) throws -> [String] {
+            var ops: [String] = []
+            _ = try Interpreter(g).run([x]) { op, _ in ops.append(op) }
+            return ops
+        }
+        // The convolution's output is also a graph output.
+        let gb = GraphBuilder(name: "conv", parameters: ZeroParameters())
+        let xi = gb.input("x", TensorType(.float32, [1, 2, 5, 5]))
+        let c = try gb.op("Conv", [xi, gb.constant(w), gb.constant(b)], cv.attributes)
+        gb.output(try gb.op("Relu", [c]), name: "y")
+        gb.output(c, name: "c")
+        XCTAssertEqual(try labels(gb.finish()), ["Conv", "Relu"])
+        // The sigmoid's output has a second use.
+        XCTAssertEqual(try labels(try convGraph(cv, w, b) { g, c in
+            let s = try g.op("Sigmoid", [c])
+            return try g.op("Add", [try g.op("Mul", [c, s]), s])
+        }), ["Conv", "Sigmoid", "Mul", "Add"])
+        // Mul of the convolution by something other than its gate.
+        XCTAssertEqual(try labels(try convGraph(cv, w, b) { g, c in
+            _ = try g.op("Sigmoid", [c])
+            return try g.op("Mul", [c, c])
+        }).filter { $0 != "Sigmoid" }, ["Conv", "Mul"])
+        // Clip with a bound that is computed, not a constant.
+        XCTAssertEqual(try labels(try convGraph(cv, w, b) { g, c in
+            let hi = try g.op("ReduceMax", [c], ["keepdims": .int(0)])
+            return try g.op("Clip", [c, g.constant(scalar: 0), hi])
+        }), ["Conv", "ReduceMax", "Clip"])
+    }
+
+    func testThreadedMatMulAndElementwiseGiveTheSameBits() throws {
+        var rng = SplitMix64(seed: 18)
+        for (shapeA, shapeB) in [([1, 4, 197, 64], [1, 4, 64, 197]), ([3, 33, 130], [130, 257]), ([1, 700, 5], [5, 300])] {
+            let a = Self.randomTensor(shapeA, &rng), b = Self.randomTensor(shapeB, &rng)
+            let gb = GraphBuilder(name: "mm", parameters: ZeroParameters())
+            let ai = gb.input("a", TensorType(.float32, shapeA)), bi = gb.input("b", TensorType(.float32, shapeB))
+            let p = try gb.op("MatMul", [ai, bi])
+            gb.output(p, name: "p")
+            gb.output(try gb.op("Mul", [p, try gb.op("Sigmoid", [p])]), name: "q")
+            let g = gb.finish()
+            let one = try KernelThreads.$count.withValue(1) { try Interpreter(g).run([a, b]) }
+            let three = try KernelThreads.$count.withValue(3) { try Interpreter(g).run([a, b]) }
+            for (u, v) in zip(one, three) { assertSameBits(u, v, "MatMul \(shapeA) x \(shapeB)") }
+        }
+    }
+}
