@@ -182,4 +182,25 @@ final class FastKernelTests: XCTestCase {
             for (u, v) in zip(one, three) { assertSameBits(u, v, "MatMul \(shapeA) x \(shapeB)") }
         }
     }
+
+    /// Softmax writes over its input when the interpreter hands it over (the input's last use), and
+    /// computes the same bits as when the input must stay (here: also a graph output).
+    func testSoftmaxOverItsHandedOverInputGivesTheSameBits() throws {
+        var rng = SplitMix64(seed: 19)
+        let a = Self.randomTensor([2, 3, 37, 16], &rng), b = Self.randomTensor([2, 3, 16, 37], &rng)
+        func graph(keepScores: Bool) throws -> Graph {
+            let gb = GraphBuilder(name: "attention", parameters: ZeroParameters())
+            let ai = gb.input("a", TensorType(.float32, a.shape)), bi = gb.input("b", TensorType(.float32, b.shape))
+            let scores = try gb.op("MatMul", [ai, bi])
+            gb.output(try gb.op("Softmax", [scores], ["axis": .int(-1)]), name: "p")
+            if keepScores { gb.output(scores, name: "scores") }
+            return gb.finish()
+        }
+        let over = try Interpreter(graph(keepScores: false)).run([a, b])
+        let kept = try Interpreter(graph(keepScores: true)).run([a, b])
+        assertSameBits(over[0], kept[0], "Softmax over its input")
+        // The kept scores are the product, not the softmax written over it.
+        XCTAssertGreaterThan(kept[1].floats.map(abs).max() ?? 0, 1.5)
+        XCTAssertEqual(over[0].floats[0..<37].reduce(0, +), 1, accuracy: 1e-5)
+    }
 }

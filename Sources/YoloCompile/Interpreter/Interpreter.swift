@@ -76,16 +76,27 @@ public struct Interpreter {
         // Memory: what is live, plus each node's outputs and scratch before its kernel allocates them.
         var live = env.values.reduce(0.0) { $0 + Self.bytes($1.type) }
         let threads = KernelThreads.count
+        // Values no kernel may write over: the caller's inputs and the graph's outputs (constants are
+        // never released, so never handed over).
+        let keep = Set(graph.inputs + graph.outputs).union(graph.constants.keys)
         for (i, n) in graph.nodes.enumerated() where !covered.contains(i) {
             let p = plan[i]
             let fused = fusions[i]
             let outputs = fused.map { [$0.output] } ?? n.outputs
-            let values = n.inputs.map { $0.flatMap { env[$0] } }
+            var values = n.inputs.map { $0.flatMap { env[$0] } }
             for (j, v) in n.inputs.enumerated() where v != nil && values[j] == nil {
                 throw InterpreterError(node: p.label, op: n.op, message: "input \(j) was never computed")
             }
             let types = try fused.map { [graph.type(of: $0.output)] } ?? p.staticOutputs ?? runtimeTypes(n, p, values)
             let inputTypes = values.compactMap { $0?.type }
+            // Input 0 at its last use, held nowhere else, goes to a kernel that can write over it.
+            var handedOver: HandedOverInput? = nil
+            if p.schema.traits.contains(.reusesInput), let v = n.inputs.first ?? nil, lastUse[v] == i, !keep.contains(v),
+               n.inputs.dropFirst().allSatisfy({ $0 != v }), let t = env.removeValue(forKey: v) {
+                live -= Self.bytes(t.type)
+                handedOver = HandedOverInput(t)
+                values[0] = nil
+            }
             let outputBytes = types.reduce(0.0) { $0 + Self.bytes($1) }
             let scratch = 8 * (p.schema.scratchElements?(inputTypes, types, p.attributes) ?? 0)
             if live + outputBytes + scratch > Double(MemoryLimit.current) {
@@ -96,7 +107,8 @@ public struct Interpreter {
                 throw InterpreterError(node: p.label, op: n.op, message: "needs \(String(format: "%.3g", work)) multiply-adds, more than the interpreter's limit of 2^40 for one node")
             }
             let ctx = KernelContext(node: n, attributes: p.attributes, inputs: values, outputTypes: types, label: p.label,
-                                    activation: fused?.activation ?? .identity, threads: threads)
+                                    activation: fused?.activation ?? .identity, threads: threads, handedOver: handedOver)
+            values = []
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let results = try p.schema.kernel(ctx)
             if let timing { timing(fused.map { "\(n.op)+\($0.activation.name)" } ?? n.op, DispatchTime.now().uptimeNanoseconds - start) }

@@ -33,17 +33,29 @@ public struct WrittenNode: Sendable, Equatable {
 /// specialised to concrete inputs.
 public enum OnnxReader {
     public static func read(file path: String, budget: FoldingBudget = .standard) throws -> (Graph, OnnxModelInfo) {
-        let data = try InputFiles.read(path, expected: "an ONNX model file") { OnnxError(file: path, $0) }
-        return try read(bytes: data, file: path, budget: budget)
+        // The file's bytes are released once parsed, before the weights are decoded: a model's weights
+        // are then held twice at most (parsed and decoded), not three times.
+        let model = try unpack(InputFiles.read(path, expected: "an ONNX model file") { OnnxError(file: path, $0) }, file: path)
+        defer { onnx__model_proto__free_unpacked(model, nil) }
+        return try read(model: model, file: path, budget: budget)
     }
 
     public static func read(bytes data: Data, file: String, budget: FoldingBudget = .standard) throws -> (Graph, OnnxModelInfo) {
+        let model = try unpack(data, file: file)
+        defer { onnx__model_proto__free_unpacked(model, nil) }
+        return try read(model: model, file: file, budget: budget)
+    }
+
+    static func unpack(_ data: Data, file: String) throws -> UnsafeMutablePointer<Onnx__ModelProto> {
         guard !data.isEmpty else { throw OnnxError(file: file, "is empty, expected an ONNX model") }
         let model = data.withUnsafeBytes { buf in
             onnx__model_proto__unpack(nil, buf.count, buf.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
         guard let model else { throw OnnxError(file: file, "is not an ONNX model (the protobuf does not parse: truncated or another format)") }
-        defer { onnx__model_proto__free_unpacked(model, nil) }
+        return model
+    }
+
+    static func read(model: UnsafeMutablePointer<Onnx__ModelProto>, file: String, budget: FoldingBudget) throws -> (Graph, OnnxModelInfo) {
         let m = model.pointee
         guard let gp = m.graph else { throw OnnxError(file: file, "is not an ONNX model (no graph)") }
         var opset = 0
@@ -169,6 +181,11 @@ struct GraphReader {
             let name = cstr(t.pointee.name)
             guard byName[name] == nil else { throw OnnxError(file: file, "initializer '\(name)' is defined twice") }
             byName[name] = g.addConstant(name: name, tensor: try OnnxReader.tensor(t.pointee, file: file, what: name), kind: .parameter)
+            // Decoded: its parsed bytes go now rather than with the whole message (free_unpacked skips NULL).
+            if t.pointee.has_raw_data != 0, let bytes = t.pointee.raw_data.data {
+                free(bytes)
+                t.pointee.raw_data = ProtobufCBinaryData(len: 0, data: nil)
+            }
         }
         // The budget grows with what the file itself holds (see FoldingBudget.forConstants).
         let held = g.constantElementCount(kinds: [.parameter])

@@ -99,6 +99,9 @@ public struct OperatorTraits: OptionSet, Sendable {
     public static let nondeterministic = OperatorTraits(rawValue: 2)
     /// Its output's shape depends on its input values (NonZero, NonMaxSuppression): known only at run time.
     public static let dataDependentShape = OperatorTraits(rawValue: 4)
+    /// Its kernel writes its output over input 0 when the interpreter hands that input over at its last
+    /// use (`KernelContext.takeInput`), so the two never both take memory (Softmax of an attention matrix).
+    public static let reusesInput = OperatorTraits(rawValue: 8)
 }
 
 /// What identity elimination shows a schema's `isIdentity`.

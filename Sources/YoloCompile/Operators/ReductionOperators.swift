@@ -12,7 +12,7 @@ extension Operators {
         reduce("ReduceL2", [1, 11, 13, 18], .floats),
         reduce("ReduceLogSum", [1, 11, 13, 18], .floats),
         reduce("ReduceLogSumExp", [1, 11, 13, 18], .floats),
-        softmaxFamily("Softmax", Kernels.softmax),
+        with(softmaxFamily("Softmax", Kernels.softmax)) { $0.traits = .reusesInput },
         softmaxFamily("LogSoftmax", Kernels.logSoftmax),
         softmaxFamily("Hardmax", Kernels.hardmax),
         OperatorSchema("CumSum", versions: [11, 14], attributes: [.int("exclusive", 0), .int("reverse", 0)],

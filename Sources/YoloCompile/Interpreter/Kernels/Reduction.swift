@@ -147,25 +147,21 @@ extension Kernels {
     }
 
     static let softmax: Kernel = { ctx in
-        let x = try ctx.input(0)
+        // Over its input where the interpreter hands it over (`reusesInput`): an attention matrix is
+        // then never held twice.
+        var x = try ctx.takeInput(0)
         let axis = normalizedAxis(ctx, x.shape.count)
         let (outer, n, inner) = around(x.shape, axis)
         guard n > 0 else { return [x] }
         if x.dtype == .float32 && inner == 1 {
-            // Rows split across threads, each copied and normalised in place while in cache.
-            let y = [Float](unsafeUninitializedCapacity: outer * n) { yb, initialized in
-                x.floats.withUnsafeBufferPointer { xb in
-                    let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
-                    parallelRanges(outer, threads: ctx.threads, grain: Swift.max(1, (1 << 13) / n)) { rows in
-                        for r in rows {
-                            (yp + r * n).initialize(from: xp + r * n, count: n)
-                            yc_softmax_rows(yp + r * n, 1, n)
-                        }
-                    }
+            // Rows split across threads, normalised in place.
+            x.floats.withUnsafeMutableBufferPointer { yb in
+                let yp = yb.baseAddress!
+                parallelRanges(outer, threads: ctx.threads, grain: Swift.max(1, (1 << 13) / n)) { rows in
+                    yc_softmax_rows(yp + rows.lowerBound * n, rows.count, n)
                 }
-                initialized = outer * n
             }
-            return [Tensor(shape: x.shape, floats: y)]
+            return [x]
         }
         return [alongAxis(x, outer, n, inner) { line in
             let m = line.max() ?? 0
