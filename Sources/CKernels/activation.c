@@ -4,6 +4,7 @@
 // fusing changes no bit. Without a bias nothing is added (adding 0 would turn -0 into +0).
 #include "ckernels.h"
 #include "vexp.h"
+#include <math.h>
 
 #pragma clang fp contract(off)
 
@@ -30,6 +31,8 @@ static inline float hard_sigmoid_mul(float v, double a, double b) {
     t = 1.0 < t ? 1.0 : t;
     return v * (float)t;
 }
+// Div(x, d) -> Erf -> Add(one) -> Mul(x, .) -> Mul(half): GELU as torch.onnx writes it, erff as libm computes it.
+static inline float gelu(float v, float d, float one, float half) { return (v * (erff(v / d) + one)) * half; }
 static inline float clip(float v, float lo, float hi) {
     float t = v < lo ? lo : v;
     return t > hi ? hi : t;
@@ -46,5 +49,33 @@ void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activat
     case YC_HARD_SWISH: YC_LOOP(hard_swish(v)) break;
     case YC_HARD_SIGMOID_MUL: { double a = alpha, b = beta; YC_LOOP(hard_sigmoid_mul(v, a, b)) break; }
     case YC_CLIP: YC_LOOP(clip(v, alpha, beta)) break;
+    case YC_GELU: break;  // needs three constants: yc_rows_bias_activation
+    }
+}
+
+// The same over `rows` rows of `n`, the bias a vector along the row (a Linear layer's, after MatMul).
+#define YC_ROWS(expr)                                                                                  \
+    for (size_t r = 0; r < rows; r++) {                                                               \
+        float *y = out + r * n;                                                                        \
+        if (bias) {                                                                                    \
+            for (size_t i = 0; i < n; i++) { float v = y[i] + bias[i]; y[i] = (expr); }               \
+        } else {                                                                                       \
+            for (size_t i = 0; i < n; i++) { float v = y[i]; y[i] = (expr); }                         \
+        }                                                                                              \
+    }
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void yc_rows_bias_activation(float *out, size_t rows, size_t n, const float *bias, yc_activation act, float alpha, float beta,
+                             float gamma) {
+    switch (act) {
+    case YC_IDENTITY: YC_ROWS(v) break;
+    case YC_RELU: YC_ROWS(relu(v)) break;
+    case YC_LEAKY_RELU: { double a = alpha; YC_ROWS(leaky_relu(v, a)) break; }
+    case YC_SIGMOID: YC_ROWS(sigmoid(v)) break;
+    case YC_SILU: YC_ROWS(v * sigmoid(v)) break;
+    case YC_HARD_SWISH: YC_ROWS(hard_swish(v)) break;
+    case YC_HARD_SIGMOID_MUL: { double a = alpha, b = beta; YC_ROWS(hard_sigmoid_mul(v, a, b)) break; }
+    case YC_CLIP: YC_ROWS(clip(v, alpha, beta)) break;
+    case YC_GELU: YC_ROWS(gelu(v, alpha, beta, gamma)) break;
     }
 }

@@ -203,4 +203,29 @@ final class FastKernelTests: XCTestCase {
         XCTAssertGreaterThan(kept[1].floats.map(abs).max() ?? 0, 1.5)
         XCTAssertEqual(over[0].floats[0..<37].reduce(0, +), 1, accuracy: 1e-5)
     }
+
+    /// A Linear layer with ConvNeXt's GELU (MatMul, bias Add, Div, Erf, Add, Mul, Mul) runs as one
+    /// kernel and gives the bits of the seven nodes run one by one; with the bias's Add reading the
+    /// product second, and with a constant other than 0.5, the same.
+    func testMatMulBiasAndGeluFuseToTheUnfusedBits() throws {
+        var rng = SplitMix64(seed: 20)
+        for (shape, k, n, half, biasFirst) in [([1, 7, 9, 13], 13, 31, Float(0.5), false), ([2, 65, 48], 48, 96, Float(0.25), true)] {
+            var x = Self.randomTensor(shape, &rng)
+            x.floats[3] = .nan
+            let w = Self.randomTensor([k, n], &rng), bias = Self.randomTensor([n], &rng)
+            let gb = GraphBuilder(name: "linear", parameters: ZeroParameters())
+            let xi = gb.input("x", TensorType(.float32, shape))
+            let m = try gb.op("MatMul", [xi, gb.constant(w)])
+            let a = try gb.op("Add", biasFirst ? [gb.constant(bias), m] : [m, gb.constant(bias)])
+            let e = try gb.op("Erf", [try gb.op("Div", [a, gb.constant(scalar: 1.4142135)])])
+            let q = try gb.op("Mul", [a, try gb.op("Add", [e, gb.constant(scalar: 1)])])
+            gb.output(try gb.op("Mul", [q, gb.constant(scalar: half)]), name: "y")
+            let g = gb.finish()
+            var labels: [String] = []
+            let fused = try KernelThreads.$count.withValue(2) { try Interpreter(g).run([x]) { op, _ in labels.append(op) }[0] }
+            let plain = try KernelThreads.$count.withValue(1) { try Interpreter(g, fusing: false).run([x])[0] }
+            XCTAssertEqual(labels, ["MatMul+Add+GELU"])
+            assertSameBits(fused, plain, "MatMul+Add+GELU \(shape) x [\(k), \(n)]")
+        }
+    }
 }

@@ -21,17 +21,26 @@ typedef enum yc_activation {
     YC_HARD_SWISH = 5,        // HardSwish
     YC_HARD_SIGMOID_MUL = 6,  // Mul(x, HardSigmoid(x; alpha, beta)), the HardSigmoid in double
     YC_CLIP = 7,              // Clip(x, alpha, beta)
+    YC_GELU = 8,              // Mul(Mul(x, Add(Erf(Div(x, alpha)), beta)), gamma): only in yc_rows_bias_activation
 } yc_activation;
 
 /// y[i] = act(y[i] + bias) (the bias added only when `add_bias`), in place. `alpha` and `beta` are
 /// LeakyRelu's alpha, HardSigmoid's alpha and beta, or Clip's bounds.
 void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta);
 
+/// Adds one channel's depthwise convolution into dst (oh x ow, zeroed by the caller), tap by tap.
+void yc_depthwise_plane(const float *src, long height, long width, const float *weights, long kh, long kw, long sh, long sw,
+                        long pt, long pl, long dh, long dw, long oh, long ow, float *dst);
+
 /// One task of a parallel loop: `worker` is the thread's number (0 for the caller) and `task` the task's.
 typedef void (*yc_task_fn)(void *ctx, size_t worker, size_t task);
 /// Runs fn(ctx, worker, task) for every task in 0..<tasks on the caller and up to threads - 1 pool
 /// workers (pool.c), returning when all are done. Called from inside a task, runs its tasks inline.
 void yc_parallel_for(size_t tasks, size_t threads, yc_task_fn fn, void *ctx);
+
+/// out[r][i] = act(out[r][i] + bias[i]) over `rows` rows of `n` (no bias when NULL), in place.
+void yc_rows_bias_activation(float *out, size_t rows, size_t n, const float *bias, yc_activation act, float alpha, float beta,
+                             float gamma);
 
 /// Keeps memory that tensors free in the heap for the next ones, rather than unmapping it (heap.c says why).
 void yc_keep_freed_memory(void);

@@ -15,6 +15,8 @@ public enum FusedActivation: Sendable, Equatable {
     /// Mul(x, HardSigmoid(x)): HardSwish as opsets before 14 (and the `hardswish-as-hardsigmoid` pass) write it.
     case hardSigmoidMul(alpha: Float, beta: Float)
     case clip(lo: Float, hi: Float)
+    /// Mul(Mul(x, Add(Erf(Div(x, divisor)), one)), half): GELU as torch.onnx writes it (after a MatMul).
+    case gelu(divisor: Float, one: Float, half: Float)
 
     /// How profiles name a convolution with this activation: "Conv+SiLU".
     public var name: String {
@@ -27,24 +29,40 @@ public enum FusedActivation: Sendable, Equatable {
         case .hardSwish: return "HardSwish"
         case .hardSigmoidMul: return "HardSigmoid*x"
         case .clip: return "Clip"
+        case .gelu: return "GELU"
         }
+    }
+
+    private var kernel: (yc_activation, Float, Float, Float) {
+        switch self {
+        case .identity: return (YC_IDENTITY, 0, 0, 0)
+        case .relu: return (YC_RELU, 0, 0, 0)
+        case .leakyRelu(let alpha): return (YC_LEAKY_RELU, alpha, 0, 0)
+        case .sigmoid: return (YC_SIGMOID, 0, 0, 0)
+        case .silu: return (YC_SILU, 0, 0, 0)
+        case .hardSwish: return (YC_HARD_SWISH, 0, 0, 0)
+        case .hardSigmoidMul(let alpha, let beta): return (YC_HARD_SIGMOID_MUL, alpha, beta, 0)
+        case .clip(let lo, let hi): return (YC_CLIP, lo, hi, 0)
+        case .gelu(let d, let one, let half): return (YC_GELU, d, one, half)
+        }
+    }
+
+    /// y = activation(y + bias) over `rows` rows of `n` floats in place, the bias a vector along the
+    /// row (a Linear layer's), or none.
+    func applyRows(_ y: UnsafeMutablePointer<Float>, rows: Int, n: Int, bias: UnsafePointer<Float>?) {
+        let (kind, a, b, c) = kernel
+        yc_rows_bias_activation(y, rows, n, bias, kind, a, b, c)
     }
 
     /// y = activation(y + bias) over `count` floats in place (no bias when nil).
     func apply(_ y: UnsafeMutablePointer<Float>, count: Int, bias: Float?) {
-        let (kind, a, b): (yc_activation, Float, Float)
-        switch self {
-        case .identity:
-            guard bias != nil else { return }
-            (kind, a, b) = (YC_IDENTITY, 0, 0)
-        case .relu: (kind, a, b) = (YC_RELU, 0, 0)
-        case .leakyRelu(let alpha): (kind, a, b) = (YC_LEAKY_RELU, alpha, 0)
-        case .sigmoid: (kind, a, b) = (YC_SIGMOID, 0, 0)
-        case .silu: (kind, a, b) = (YC_SILU, 0, 0)
-        case .hardSwish: (kind, a, b) = (YC_HARD_SWISH, 0, 0)
-        case .hardSigmoidMul(let alpha, let beta): (kind, a, b) = (YC_HARD_SIGMOID_MUL, alpha, beta)
-        case .clip(let lo, let hi): (kind, a, b) = (YC_CLIP, lo, hi)
+        if case .identity = self, bias == nil { return }
+        if case .gelu = self {
+            if let bias { yc_bias_activation(y, count, bias, 1, YC_IDENTITY, 0, 0) }
+            applyRows(y, rows: 1, n: count, bias: nil)
+            return
         }
+        let (kind, a, b, _) = kernel
         yc_bias_activation(y, count, bias ?? 0, bias == nil ? 0 : 1, kind, a, b)
     }
 }

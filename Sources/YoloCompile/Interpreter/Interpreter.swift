@@ -8,14 +8,14 @@ import Dispatch
 /// Each intermediate tensor is released after its last use, so peak memory is the live set.
 ///
 /// A float32 Conv whose only use is an activation runs with the activation fused into its output
-/// pass (`ConvActivationFusion`; `fusing: false` runs every node on its own, the plain path the
+/// pass (`OutputPassFusion`; `fusing: false` runs every node on its own, the plain path the
 /// tests compare against). Kernels split their work across `KernelThreads.count` threads.
 public struct Interpreter {
     public let graph: Graph
     private let plan: [PlannedNode]
     private let lastUse: [ValueID: Int]
     /// Fused activations by the convolution's node index, and the nodes they cover.
-    private let fusions: [Int: ConvActivationFusion.Fusion]
+    private let fusions: [Int: OutputPassFusion.Fusion]
     private let covered: Set<Int>
     private let fusing: Bool
 
@@ -47,7 +47,7 @@ public struct Interpreter {
             plan.append(PlannedNode(label: label, schema: schema, attributes: attributes, staticOutputs: known ? types : nil))
         }
         self.plan = plan
-        let fusions = fusing ? ConvActivationFusion.plan(graph, attributes: plan.map(\.attributes)) : [:]
+        let fusions = fusing ? OutputPassFusion.plan(graph, attributes: plan.map(\.attributes)) : [:]
         self.fusions = fusions
         self.fusing = fusing
         self.covered = Set(fusions.values.flatMap(\.covered))
@@ -84,6 +84,7 @@ public struct Interpreter {
             let fused = fusions[i]
             let outputs = fused.map { [$0.output] } ?? n.outputs
             var values = n.inputs.map { $0.flatMap { env[$0] } }
+            if let b = fused?.rowBias { values.append(env[b]) }
             for (j, v) in n.inputs.enumerated() where v != nil && values[j] == nil {
                 throw InterpreterError(node: p.label, op: n.op, message: "input \(j) was never computed")
             }
@@ -111,7 +112,7 @@ public struct Interpreter {
             values = []
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let results = try p.schema.kernel(ctx)
-            if let timing { timing(fused.map { "\(n.op)+\($0.activation.name)" } ?? n.op, DispatchTime.now().uptimeNanoseconds - start) }
+            if let timing { timing(fused?.label(n.op) ?? n.op, DispatchTime.now().uptimeNanoseconds - start) }
             guard results.count == outputs.count else {
                 throw InterpreterError(node: p.label, op: n.op, message: "the kernel gave \(results.count) outputs for \(outputs.count)")
             }

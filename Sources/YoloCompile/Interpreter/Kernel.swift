@@ -7,7 +7,7 @@ public struct KernelContext {
     public let outputTypes: [TensorType]
     /// How messages name the node (its name, or for an unnamed one its first output).
     public let label: String
-    /// The activation the interpreter fused into this node (a Conv's; `ConvActivationFusion`): the
+    /// The activation the interpreter fused into this node (a Conv's; `OutputPassFusion`): the
     /// kernel applies it to its output, whose type is then the activation's.
     public let activation: FusedActivation
     /// The threads the kernel may split its work across (`KernelThreads`).

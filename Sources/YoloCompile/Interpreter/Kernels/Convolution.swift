@@ -75,8 +75,8 @@ extension Kernels {
                             let ch = t % c
                             let dst = yp + t * plane
                             dst.update(repeating: 0, count: plane)
-                            depthwisePlane(xp + t * h * wd, height: h, width: wd, weights: wp + ch * kh * kw, kh: kh, kw: kw,
-                                           sh: s[0], sw: s[1], pt: p[0], pl: p[1], dh: d[0], dw: d[1], oh: oh, ow: ow, into: dst)
+                            yc_depthwise_plane(xp + t * h * wd, h, wd, wp + ch * kh * kw, kh, kw, s[0], s[1], p[0], p[1], d[0], d[1],
+                                               oh, ow, dst)
                             activation.apply(dst, count: plane, bias: biasOf(ch))
                         }
                     }
@@ -244,36 +244,6 @@ func addBias<T: BinaryFloatingPoint>(_ y: inout [T], _ bias: [T], batch: Int, ch
             let base = (b * channels + o) * plane
             for i in 0..<plane { yp[base + i] += v }
         } }
-    }
-}
-
-/// One channel of a depthwise convolution, accumulated tap by tap over output rows (the inner loop
-/// is contiguous for stride 1, so it vectorises).
-@inline(__always)
-func depthwisePlane(_ src: UnsafePointer<Float>, height: Int, width: Int, weights: UnsafePointer<Float>, kh: Int, kw: Int,
-                    sh: Int, sw: Int, pt: Int, pl: Int, dh: Int, dw: Int, oh: Int, ow: Int,
-                    into dst: UnsafeMutablePointer<Float>)
-{
-    for ki in 0..<kh {
-        for kj in 0..<kw {
-            let wv = weights[ki * kw + kj]
-            let xoff = kj * dw - pl
-            var lo = 0, hi = ow
-            while lo < ow && lo * sw + xoff < 0 { lo += 1 }
-            while hi > lo && (hi - 1) * sw + xoff >= width { hi -= 1 }
-            guard hi > lo else { continue }
-            for oy in 0..<oh {
-                let iy = oy * sh + ki * dh - pt
-                guard iy >= 0 && iy < height else { continue }
-                let line = src + iy * width + xoff
-                let d = dst + oy * ow
-                if sw == 1 {
-                    for ox in lo..<hi { d[ox] += wv * line[ox] }
-                } else {
-                    for ox in lo..<hi { d[ox] += wv * line[ox * sw] }
-                }
-            }
-        }
     }
 }
 

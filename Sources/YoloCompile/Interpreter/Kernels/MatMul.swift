@@ -40,7 +40,14 @@ extension Kernels {
             return y
         }
         switch a.dtype.storage {
-        case .floats: return [Tensor(shape: out, floats: products(a.floats, b.floats), dtype: a.dtype)]
+        case .floats:
+            var y = products(a.floats, b.floats)
+            // Fused (`OutputPassFusion`): the bias Add (input 2) and the GELU, over the product's rows.
+            let bias = ctx.optional(2)?.floats ?? []
+            if ctx.activation != .identity || !bias.isEmpty {
+                applyOutputPass(&y, rows: count * m, n: n, bias: bias, ctx.activation, threads: ctx.threads)
+            }
+            return [Tensor(shape: out, floats: y, dtype: a.dtype)]
         case .doubles: return [Tensor(shape: out, doubles: products(a.doubles, b.doubles))]
         case .ints:
             var y = [Int64](repeating: 0, count: count * m * n)
@@ -52,6 +59,19 @@ extension Kernels {
                 } }
             }
             return [Tensor(shape: out, ints: y, dtype: a.dtype)]
+        }
+    }
+
+    /// y = activation(y + bias) over `rows` rows of `n` (no bias when empty), rows split across threads.
+    static func applyOutputPass(_ y: inout [Float], rows: Int, n: Int, bias: [Float], _ activation: FusedActivation, threads: Int) {
+        guard rows > 0, n > 0 else { return }
+        y.withUnsafeMutableBufferPointer { yb in
+            bias.withUnsafeBufferPointer { bb in
+                let (yp, bp) = (yb.baseAddress!, bb.baseAddress)
+                parallelRanges(rows, threads: threads, grain: Swift.max(1, (1 << 14) / n)) { r in
+                    activation.applyRows(yp + r.lowerBound * n, rows: r.count, n: n, bias: bb.isEmpty ? nil : bp)
+                }
+            }
         }
     }
 

@@ -1,23 +1,40 @@
-/// Finds each float32 convolution whose only use is an activation, so the interpreter runs the two
-/// as one kernel (`FusedActivation`): the activation is applied to each block of the convolution's
-/// output as the block is computed, and neither the convolution's output nor the sigmoid's is ever
+/// Finds each float32 Conv whose only use is an activation, and each MatMul followed by its bias Add
+/// and a GELU, so the interpreter runs them as one kernel (`FusedActivation`): the activation (and a
+/// MatMul's bias) is applied in the kernel's output pass, and the intermediate tensors are never
 /// allocated. The graph is not changed; this is how the interpreter schedules it.
 ///
 ///     %c = Conv(%x, %w, %b)                  %y = Conv(%x, %w, %b) with SiLU
 ///     %s = Sigmoid(%c)                 ==>
 ///     %y = Mul(%c, %s)
 ///
-/// The activations: Relu, LeakyRelu, Sigmoid, HardSwish, Clip with constant bounds, and x times
+/// A Linear layer as torch.onnx writes it, with ConvNeXt's GELU:
+///
+///     %m = MatMul(%x, %w)                    %y = MatMul(%x, %w) with bias %b and GELU
+///     %a = Add(%m, %b)            # %b constant, [N]
+///     %d = Div(%a, %sqrt2)        ==>
+///     %e = Erf(%d)
+///     %p = Add(%e, %one)
+///     %q = Mul(%a, %p)
+///     %y = Mul(%q, %half)         # %sqrt2, %one, %half constant scalars (any values: the kernel uses them)
+///
+/// Conv's activations: Relu, LeakyRelu, Sigmoid, HardSwish, Clip with constant bounds, and x times
 /// Sigmoid(x) or HardSigmoid(x) (Mul's operands in either order). Nothing fuses when an intermediate
 /// value is a graph output or has another use, or when any type is not static float32 (float16
 /// rounds after each operator, float64 has its own path).
-struct ConvActivationFusion {
+struct OutputPassFusion {
     struct Fusion: Equatable {
         var activation: FusedActivation
         /// The nodes the fused kernel stands in for (run as part of the convolution, skipped after).
         var covered: [Int]
         /// The value the fused kernel produces: the last covered node's output.
         var output: ValueID
+        /// A MatMul's bias (a constant vector along the output's last axis), handed to the kernel as input 2.
+        var rowBias: ValueID? = nil
+
+        /// How profiles name the kernel: "Conv+SiLU", "MatMul+Add+GELU".
+        func label(_ op: String) -> String {
+            [op, rowBias == nil ? nil : "Add", activation == .identity ? nil : activation.name].compactMap { $0 }.joined(separator: "+")
+        }
     }
 
     /// Fusions by the convolution's node index.
@@ -37,6 +54,42 @@ struct ConvActivationFusion {
             return .some(c.floats[0])
         }
         var result: [Int: Fusion] = [:]
+        for (i, mm) in g.nodes.enumerated() where mm.op == "MatMul" && mm.outputs.count == 1 {
+            let c = mm.outputs[0]
+            guard isFloat32(c), let n = g.type(of: c).staticShape?.last, !outputs.contains(c) else { continue }
+            var fusion = Fusion(activation: .identity, covered: [], output: c)
+            // The bias: Add(c, b) or Add(b, c), b a float32 constant of shape [N].
+            if let u = soleUser(c), g.nodes[u].op == "Add", g.nodes[u].inputs.count == 2, g.type(of: g.nodes[u].outputs[0]) == g.type(of: c),
+               let b = g.nodes[u].inputs.first(where: { $0 != c }) ?? nil, g.nodes[u].inputs.contains(c),
+               let t = g.constants[b]?.tensor, t.dtype == .float32, t.shape == [n] {
+                fusion = Fusion(activation: .identity, covered: [u], output: g.nodes[u].outputs[0], rowBias: b)
+            }
+            if let gelu = geluChain(from: fusion.output) {
+                fusion.activation = gelu.activation
+                fusion.covered += gelu.covered
+                fusion.output = gelu.output
+            }
+            if !fusion.covered.isEmpty { result[i] = fusion }
+        }
+        /// Div(x, d) -> Erf -> Add(one) -> Mul(x, .) -> Mul(half), every intermediate used once.
+        func geluChain(from x: ValueID) -> (activation: FusedActivation, covered: [Int], output: ValueID)? {
+            guard !outputs.contains(x), let u = users[x], u.count == 2 else { return nil }
+            let (di, mi) = g.nodes[u[0]].op == "Div" ? (u[0], u[1]) : (u[1], u[0])
+            let (div, mul) = (g.nodes[di], g.nodes[mi])
+            guard div.op == "Div", div.inputs.count == 2, div.inputs[0] == x, let d = scalar(div.inputs[1]) ?? nil,
+                  let ei = soleUser(div.outputs[0]), g.nodes[ei].op == "Erf",
+                  let ai = soleUser(g.nodes[ei].outputs[0]), g.nodes[ai].op == "Add", g.nodes[ai].inputs.count == 2,
+                  let oneValue = g.nodes[ai].inputs.first(where: { $0 != g.nodes[ei].outputs[0] }) ?? nil,
+                  g.nodes[ai].inputs.contains(g.nodes[ei].outputs[0]), let one = scalar(oneValue) ?? nil,
+                  soleUser(g.nodes[ai].outputs[0]) == mi, mul.op == "Mul", mul.inputs.count == 2,
+                  Set(mul.inputs.compactMap { $0 }) == [x, g.nodes[ai].outputs[0]],
+                  let hi = soleUser(mul.outputs[0]), g.nodes[hi].op == "Mul", g.nodes[hi].inputs.count == 2,
+                  let halfValue = g.nodes[hi].inputs.first(where: { $0 != mul.outputs[0] }) ?? nil,
+                  g.nodes[hi].inputs.contains(mul.outputs[0]), let half = scalar(halfValue) ?? nil,
+                  [di, ei, ai, mi, hi].allSatisfy({ g.type(of: g.nodes[$0].outputs[0]) == g.type(of: x) })
+            else { return nil }
+            return (.gelu(divisor: d, one: one, half: half), [di, ei, ai, mi, hi], g.nodes[hi].outputs[0])
+        }
         for (i, conv) in g.nodes.enumerated() where conv.op == "Conv" && conv.outputs.count == 1 {
             let c = conv.outputs[0]
             guard isFloat32(c), g.nodes[i].inputs.allSatisfy({ $0.map(isFloat32) ?? true }), !outputs.contains(c),
