@@ -38,19 +38,25 @@ static inline float clip(float v, float lo, float hi) {
     return t > hi ? hi : t;
 }
 
+// Every activation, each case one loop written by LOOP (per element `v`, the bias already added).
+#define YC_ACTIVATIONS(LOOP)                                                              \
+    switch (act) {                                                                         \
+    case YC_IDENTITY: LOOP(v) break;                                                       \
+    case YC_RELU: LOOP(relu(v)) break;                                                     \
+    case YC_LEAKY_RELU: { double a = alpha; LOOP(leaky_relu(v, a)) break; }               \
+    case YC_SIGMOID: LOOP(sigmoid(v)) break;                                               \
+    case YC_SILU: LOOP(v * sigmoid(v)) break;                                              \
+    case YC_HARD_SWISH: LOOP(hard_swish(v)) break;                                         \
+    case YC_HARD_SIGMOID_MUL: { double a = alpha, b = beta; LOOP(hard_sigmoid_mul(v, a, b)) break; } \
+    case YC_CLIP: LOOP(clip(v, alpha, beta)) break;                                        \
+    case YC_GELU: LOOP(gelu(v, alpha, beta, gamma)) break;                                 \
+    }
+
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta) {
-    switch (act) {
-    case YC_IDENTITY: YC_LOOP(v) break;
-    case YC_RELU: YC_LOOP(relu(v)) break;
-    case YC_LEAKY_RELU: { double a = alpha; YC_LOOP(leaky_relu(v, a)) break; }
-    case YC_SIGMOID: YC_LOOP(sigmoid(v)) break;
-    case YC_SILU: YC_LOOP(v * sigmoid(v)) break;
-    case YC_HARD_SWISH: YC_LOOP(hard_swish(v)) break;
-    case YC_HARD_SIGMOID_MUL: { double a = alpha, b = beta; YC_LOOP(hard_sigmoid_mul(v, a, b)) break; }
-    case YC_CLIP: YC_LOOP(clip(v, alpha, beta)) break;
-    case YC_GELU: break;  // needs three constants: yc_rows_bias_activation
-    }
+    const float gamma = 0;  // GELU needs a third constant: yc_rows_bias_activation
+    if (act == YC_GELU) return;
+    YC_ACTIVATIONS(YC_LOOP)
 }
 
 // The same over `rows` rows of `n`, the bias a vector along the row (a Linear layer's, after MatMul).
@@ -67,15 +73,5 @@ void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activat
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void yc_rows_bias_activation(float *out, size_t rows, size_t n, const float *bias, yc_activation act, float alpha, float beta,
                              float gamma) {
-    switch (act) {
-    case YC_IDENTITY: YC_ROWS(v) break;
-    case YC_RELU: YC_ROWS(relu(v)) break;
-    case YC_LEAKY_RELU: { double a = alpha; YC_ROWS(leaky_relu(v, a)) break; }
-    case YC_SIGMOID: YC_ROWS(sigmoid(v)) break;
-    case YC_SILU: YC_ROWS(v * sigmoid(v)) break;
-    case YC_HARD_SWISH: YC_ROWS(hard_swish(v)) break;
-    case YC_HARD_SIGMOID_MUL: { double a = alpha, b = beta; YC_ROWS(hard_sigmoid_mul(v, a, b)) break; }
-    case YC_CLIP: YC_ROWS(clip(v, alpha, beta)) break;
-    case YC_GELU: YC_ROWS(gelu(v, alpha, beta, gamma)) break;
-    }
+    YC_ACTIVATIONS(YC_ROWS)
 }
