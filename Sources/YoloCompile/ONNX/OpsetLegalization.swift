@@ -269,7 +269,7 @@ enum OpsetLegalization {
             }
         case "Concat" where opset < 4:
             if n.attributes["axis"] == nil { n.attributes["axis"] = .int(1) }
-        case "Upsample", "Resize" where opset < 11:
+        case "Upsample" where opset < 11, "Resize" where opset < 11:
             // Scales: Upsample-7's attribute, else input 1 (which must be a constant).
             var scales: [Float]? = nil
             if !(n.op == "Upsample" && opset < 9) {

@@ -7,7 +7,7 @@
 ///
 /// A constant read elsewhere at its own rank is copied, not changed.
 public let constantsAtFullRankPass = Pass(name: "constants-at-full-rank") { g in
-    try g.rewrite { r in
+    g.rewrite { r in
         let binary: Set<String> = ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Greater", "Less"]
         for i in r.indices where binary.contains(r.node(i).op) {
             let n = r.node(i)

@@ -5,7 +5,7 @@
 ///
 ///     %y = Transpose(%x)    ->    %t = Transpose(%x);  %y = Identity(%t)
 public let copyAfterTransposePass = Pass(name: "copy-after-transpose") { g in
-    try g.rewrite { r in
+    g.rewrite { r in
         for i in r.indices where r.node(i).op == "Transpose" {
             var n = r.node(i)
             guard let y = n.outputs.first else { continue }

@@ -5,7 +5,7 @@
 /// ONNX defines HardSwish as exactly this product; only the order of float operations inside a
 /// runtime's kernel may differ (rounding).
 public let hardSwishAsHardSigmoidPass = Pass(name: "hardswish-as-hardsigmoid") { g in
-    try g.rewrite { r in
+    g.rewrite { r in
         for i in r.indices where r.node(i).op == "HardSwish" {
             let n = r.node(i)
             guard let x = r.input(i, 0) else { continue }

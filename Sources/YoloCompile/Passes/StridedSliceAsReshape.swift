@@ -12,7 +12,7 @@
 /// slice is rewritten only when each strided axis is a whole number of steps and taken from a start
 /// below the step to its end.
 public let stridedSliceAsReshapePass = Pass(name: "strided-slice-as-reshape") { g in
-    try g.rewrite { r in
+    g.rewrite { r in
         for i in r.indices where r.node(i).op == "Slice" {
             let n = r.node(i)
             guard let x = r.input(i, 0), let s = r.type(x).staticShape, let out = n.outputs.first, let o = r.type(out).staticShape,
