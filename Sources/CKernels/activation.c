@@ -53,9 +53,7 @@ static inline float clip(float v, float lo, float hi) {
     }
 
 __attribute__((target_clones("avx512f", "avx2", "default")))
-void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta) {
-    const float gamma = 0;  // GELU needs a third constant: yc_rows_bias_activation
-    if (act == YC_GELU) return;
+void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta, float gamma) {
     YC_ACTIVATIONS(YC_LOOP)
 }
 

@@ -21,12 +21,12 @@ typedef enum yc_activation {
     YC_HARD_SWISH = 5,        // HardSwish
     YC_HARD_SIGMOID_MUL = 6,  // Mul(x, HardSigmoid(x; alpha, beta)), the HardSigmoid in double
     YC_CLIP = 7,              // Clip(x, alpha, beta)
-    YC_GELU = 8,              // Mul(Mul(x, Add(Erf(Div(x, alpha)), beta)), gamma): only in yc_rows_bias_activation
+    YC_GELU = 8,              // Mul(Mul(x, Add(Erf(Div(x, alpha)), beta)), gamma)
 } yc_activation;
 
 /// y[i] = act(y[i] + bias) (the bias added only when `add_bias`), in place. `alpha` and `beta` are
-/// LeakyRelu's alpha, HardSigmoid's alpha and beta, or Clip's bounds.
-void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta);
+/// LeakyRelu's alpha, HardSigmoid's alpha and beta, Clip's bounds, or GELU's three constants (with gamma).
+void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta, float gamma);
 
 /// Adds one channel's depthwise convolution into dst (oh x ow, zeroed by the caller), tap by tap.
 void yc_depthwise_plane(const float *src, long height, long width, const float *weights, long kh, long kw, long sh, long sw,

@@ -57,12 +57,7 @@ public enum FusedActivation: Sendable, Equatable {
     /// y = activation(y + bias) over `count` floats in place (no bias when nil).
     func apply(_ y: UnsafeMutablePointer<Float>, count: Int, bias: Float?) {
         if case .identity = self, bias == nil { return }
-        if case .gelu = self {
-            if let bias { yc_bias_activation(y, count, bias, 1, YC_IDENTITY, 0, 0) }
-            applyRows(y, rows: 1, n: count, bias: nil)
-            return
-        }
-        let (kind, a, b, _) = kernel
-        yc_bias_activation(y, count, bias ?? 0, bias == nil ? 0 : 1, kind, a, b)
+        let (kind, a, b, c) = kernel
+        yc_bias_activation(y, count, bias ?? 0, bias == nil ? 0 : 1, kind, a, b, c)
     }
 }
