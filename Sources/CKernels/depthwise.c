@@ -1,33 +1,22 @@
-// One channel of a depthwise convolution, accumulated tap by tap over output rows: the inner loop is
-// contiguous for stride 1, so it vectorises (AVX-512, AVX2 or baseline, picked at load time). No FMA
-// contraction: each tap's product is rounded, then added, as the reference loop did.
+// One channel of a depthwise convolution, accumulated tap by tap along each output row: over the
+// stride phases every inner loop is contiguous, so it vectorises (AVX-512, AVX2 or baseline, picked at
+// load time). No FMA contraction: each tap's product is rounded, then added, as the reference loop did.
 #include "ckernels.h"
 
 #pragma clang fp contract(off)
 
+// One channel over its stride phases (yc_conv_phases), where every tap of an output row reads a
+// contiguous run: dst (oh x ow, zeroed by the caller) += w[p] * phases[off[p] + oy * wq + ox], the taps
+// in order for each row. The padding's taps add w * 0, as im2col's zeros do.
 __attribute__((target_clones("avx512f", "avx2", "default")))
-void yc_depthwise_plane(const float *src, long height, long width, const float *weights, long kh, long kw, long sh, long sw,
-                        long pt, long pl, long dh, long dw, long oh, long ow, float *dst) {
-    for (long ki = 0; ki < kh; ki++) {
-        for (long kj = 0; kj < kw; kj++) {
-            const float wv = weights[ki * kw + kj];
-            const long xoff = kj * dw - pl;
-            // Output columns whose input column is inside the image: [lo, hi).
-            long lo = 0, hi = ow;
-            while (lo < ow && lo * sw + xoff < 0) lo++;
-            while (hi > lo && (hi - 1) * sw + xoff >= width) hi--;
-            if (hi <= lo) continue;
-            for (long oy = 0; oy < oh; oy++) {
-                const long iy = oy * sh + ki * dh - pt;
-                if (iy < 0 || iy >= height) continue;
-                const float *line = src + iy * width + xoff;
-                float *d = dst + oy * ow;
-                if (sw == 1) {
-                    for (long ox = lo; ox < hi; ox++) d[ox] += wv * line[ox];
-                } else {
-                    for (long ox = lo; ox < hi; ox++) d[ox] += wv * line[ox * sw];
-                }
-            }
+void yc_depthwise_phases(const float *phases, long wq, const long *off, const float *weights, long taps, long oh, long ow,
+                         float *dst) {
+    for (long oy = 0; oy < oh; oy++) {
+        float *d = dst + oy * ow;
+        for (long p = 0; p < taps; p++) {
+            const float wv = weights[p];
+            const float *s = phases + off[p] + oy * wq;
+            for (long ox = 0; ox < ow; ox++) d[ox] += wv * s[ox];
         }
     }
 }

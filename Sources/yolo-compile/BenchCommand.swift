@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand, MemoryLimited {
         discussion: """
         Loads the model once, runs it on a seeded input `--warmup` times untimed, then `--repeat` times, and \
         prints the median and best latency in milliseconds, on `--threads` threads. `--profile` adds the time per \
-        operator (a convolution with its activation fused is one entry, "Conv+SiLU"). \
+        operator (a convolution with its activation fused is one entry, "Conv+SiLU") and the twelve slowest nodes. \
         tools/bench.py runs this beside onnxruntime and writes BENCHMARKS.md.
         """)
 
@@ -46,10 +46,16 @@ struct BenchCommand: ParsableCommand, MemoryLimited {
             }
             if profile {
                 var perOp: [String: UInt64] = [:]
-                _ = try interpreter.run(inputs) { op, ns in perOp[op, default: 0] += ns }
+                var nodes: [KernelTiming] = []
+                _ = try interpreter.run(inputs) { perOp[$0.op, default: 0] += $0.nanoseconds; nodes.append($0) }
                 let total = Double(perOp.values.reduce(0, +))
                 for (op, ns) in perOp.sorted(by: { $0.value > $1.value }) {
                     print(String(format: "%-20@ %8.2f ms  %5.1f%%", op as NSString, Double(ns) / 1e6, Double(ns) / total * 100))
+                }
+                print("slowest nodes:")
+                for t in nodes.sorted(by: { $0.nanoseconds > $1.nanoseconds }).prefix(12) {
+                    print(String(format: "%8.2f ms  %@ %@ -> %@", Double(t.nanoseconds) / 1e6, t.op as NSString, t.node as NSString,
+                                 t.outputShape.description as NSString))
                 }
             }
             times.sort()

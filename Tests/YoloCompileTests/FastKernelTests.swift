@@ -2,7 +2,7 @@ import XCTest
 import YoloCompile
 
 /// The interpreter's fast paths against plain ones on seeded random shapes: the blocked, threaded
-/// convolution against a direct seven-loop convolution in double; every fused activation against the
+/// convolution (direct kernel and im2col) against a seven-loop convolution in double; every fused activation against the
 /// same graph run node by node (bit for bit); threaded products and elementwise loops against one
 /// thread (bit for bit).
 final class FastKernelTests: XCTestCase {
@@ -85,11 +85,55 @@ final class FastKernelTests: XCTestCase {
             let (shape, want) = Self.referenceConv(x, w, b, cv)
             let g = try convGraph(cv, w, b) { _, y in y }
             let threads = 1 + i % 3
-            let y = try KernelThreads.$count.withValue(threads) { try Interpreter(g).run([x])[0] }
-            XCTAssertEqual(y.shape, shape, "\(cv)")
-            let scale = max(1, want.map(abs).max() ?? 0)
-            let err = zip(y.floats, want).map { abs(Double($0) - $1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(err / scale, 1e-5, "\(cv), \(threads) threads")
+            // The direct kernel (where the CPU has AVX-512) and im2col with OpenBLAS (everywhere else).
+            for direct in [true, false] {
+                let y = try DirectConvolution.$enabled.withValue(direct) {
+                    try KernelThreads.$count.withValue(threads) { try Interpreter(g).run([x])[0] }
+                }
+                XCTAssertEqual(y.shape, shape, "\(cv)")
+                let scale = max(1, want.map(abs).max() ?? 0)
+                let err = zip(y.floats, want).map { abs(Double($0) - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(err / scale, 1e-5, "\(cv), \(threads) threads, direct \(direct)")
+            }
+        }
+    }
+
+    /// The direct kernel computes each output as one chain of fused multiply-adds over its taps in
+    /// order (channel, row, column; padding reads zero), then adds the bias: bit for bit what this
+    /// loop computes, on any thread count. Shapes whose tiles cross output rows, end mid-tile, and
+    /// leave channels over from the 8-row weight panels.
+    func testDirectConvolutionIsOneMultiplyAddChainPerOutput() throws {
+        try XCTSkipUnless(DirectConvolution.supported, "this CPU has no AVX-512: Conv runs im2col and OpenBLAS")
+        var rng = SplitMix64(seed: 20)
+        let cases = [
+            ConvCase(n: 2, c: 13, m: 21, g: 1, h: 37, w: 29, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [1, 1, 1, 1], bias: true),
+            ConvCase(n: 1, c: 6, m: 10, g: 2, h: 41, w: 53, kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, pads: [1, 1, 0, 2], bias: false),
+            ConvCase(n: 1, c: 40, m: 9, g: 1, h: 23, w: 17, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, pads: [0, 0, 0, 0], bias: true),
+            ConvCase(n: 1, c: 5, m: 16, g: 1, h: 30, w: 31, kh: 5, kw: 3, sh: 3, sw: 1, dh: 1, dw: 2, pads: [2, 0, 1, 2], bias: true),
+        ]
+        for cv in cases {
+            let x = Self.randomTensor([cv.n, cv.c, cv.h, cv.w], &rng)
+            let w = Self.randomTensor([cv.m, cv.c / cv.g, cv.kh, cv.kw], &rng)
+            let b = cv.bias ? Self.randomTensor([cv.m], &rng) : nil
+            let oh = (cv.h + cv.pads[0] + cv.pads[2] - cv.dh * (cv.kh - 1) - 1) / cv.sh + 1
+            let ow = (cv.w + cv.pads[1] + cv.pads[3] - cv.dw * (cv.kw - 1) - 1) / cv.sw + 1
+            let cg = cv.c / cv.g, mg = cv.m / cv.g
+            var want = [Float](repeating: 0, count: cv.n * cv.m * oh * ow)
+            for bi in 0..<cv.n { for o in 0..<cv.m { for oy in 0..<oh { for ox in 0..<ow {
+                var acc: Float = 0
+                for ci in 0..<cg { for ki in 0..<cv.kh { for kj in 0..<cv.kw {
+                    let iy = oy * cv.sh + ki * cv.dh - cv.pads[0], ix = ox * cv.sw + kj * cv.dw - cv.pads[1]
+                    let inside = iy >= 0 && iy < cv.h && ix >= 0 && ix < cv.w
+                    let xv = inside ? x.floats[((bi * cv.c + (o / mg) * cg + ci) * cv.h + iy) * cv.w + ix] : 0
+                    acc = acc.addingProduct(w.floats[((o * cg + ci) * cv.kh + ki) * cv.kw + kj], xv)
+                } } }
+                want[((bi * cv.m + o) * oh + oy) * ow + ox] = b.map { acc + $0.floats[o] } ?? acc
+            } } } }
+            let g = try convGraph(cv, w, b) { _, y in y }
+            for threads in [1, 3] {
+                let y = try KernelThreads.$count.withValue(threads) { try Interpreter(g).run([x])[0] }
+                assertSameBits(y, Tensor(shape: [cv.n, cv.m, oh, ow], floats: want), "\(cv), \(threads) threads")
+            }
         }
     }
 
@@ -127,7 +171,7 @@ final class FastKernelTests: XCTestCase {
             let b = cv.bias ? Self.randomTensor([cv.m], &rng) : nil
             let g = try convGraph(cv, w, b, activation: act.build)
             var labels: [String] = []
-            let fused = try KernelThreads.$count.withValue(2) { try Interpreter(g).run([x]) { op, _ in labels.append(op) }[0] }
+            let fused = try KernelThreads.$count.withValue(2) { try Interpreter(g).run([x]) { labels.append($0.op) }[0] }
             let plain = try KernelThreads.$count.withValue(1) { try Interpreter(g, fusing: false).run([x])[0] }
             XCTAssertEqual(labels, [act.label], "\(act.name): \(cv)")
             assertSameBits(fused, plain, "\(act.name): \(cv)")
@@ -140,7 +184,7 @@ final class FastKernelTests: XCTestCase {
         let x = Self.randomTensor([1, 2, 5, 5], &rng), w = Self.randomTensor([3, 2, 3, 3], &rng), b = Self.randomTensor([3], &rng)
         func labels(_ g: Graph) throws -> [String] {
             var ops: [String] = []
-            _ = try Interpreter(g).run([x]) { op, _ in ops.append(op) }
+            _ = try Interpreter(g).run([x]) { ops.append($0.op) }
             return ops
         }
         // The convolution's output is also a graph output.
@@ -222,7 +266,7 @@ final class FastKernelTests: XCTestCase {
             gb.output(try gb.op("Mul", [q, gb.constant(scalar: half)]), name: "y")
             let g = gb.finish()
             var labels: [String] = []
-            let fused = try KernelThreads.$count.withValue(2) { try Interpreter(g).run([x]) { op, _ in labels.append(op) }[0] }
+            let fused = try KernelThreads.$count.withValue(2) { try Interpreter(g).run([x]) { labels.append($0.op) }[0] }
             let plain = try KernelThreads.$count.withValue(1) { try Interpreter(g, fusing: false).run([x])[0] }
             XCTAssertEqual(labels, ["MatMul+Add+GELU"])
             assertSameBits(fused, plain, "MatMul+Add+GELU \(shape) x [\(k), \(n)]")

@@ -28,9 +28,10 @@ typedef enum yc_activation {
 /// LeakyRelu's alpha, HardSigmoid's alpha and beta, Clip's bounds, or GELU's three constants (with gamma).
 void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta, float gamma);
 
-/// Adds one channel's depthwise convolution into dst (oh x ow, zeroed by the caller), tap by tap.
-void yc_depthwise_plane(const float *src, long height, long width, const float *weights, long kh, long kw, long sh, long sw,
-                        long pt, long pl, long dh, long dw, long oh, long ow, float *dst);
+/// One channel of a depthwise convolution over its stride phases (yc_conv_phases): dst (oh x ow, zeroed by the
+/// caller) += weights[p] * phases[off[p] + oy * wq + ox] for each tap p in order.
+void yc_depthwise_phases(const float *phases, long wq, const long *off, const float *weights, long taps, long oh, long ow,
+                         float *dst);
 
 /// One task of a parallel loop: `worker` is the thread's number (0 for the caller) and `task` the task's.
 typedef void (*yc_task_fn)(void *ctx, size_t worker, size_t task);
@@ -55,5 +56,22 @@ void yc_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
               float beta, float *c, int ldc);
 void yc_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha, const double *a, int lda, const double *b, int ldb,
               double beta, double *c, int ldc);
+
+/// The direct convolution (conv.c): output channels per packed weight panel.
+#define YC_CONV_MR 8
+/// 1 when this CPU runs the direct convolution (AVX-512), else 0: callers then use im2col and OpenBLAS.
+long yc_conv_available(void);
+/// Packs w (m rows of k) as panels of YC_CONV_MR rows, tap-major, the last panel zero-filled:
+/// ceil(m / YC_CONV_MR) * YC_CONV_MR * k floats.
+void yc_conv_pack_weights(const float *w, long m, long k, float *packed);
+/// Lays out `channels` planes of height x width, zero-padded by pt above and pl to the left, as sh x sw
+/// stride phases of hq x wq each per channel: padded position (py, px) goes to phase (py % sh, px % sw)
+/// at (py / sh, px / sw). dst holds channels * sh * sw * hq * wq floats.
+void yc_conv_phases(const float *src, long channels, long height, long width, long pt, long pl, long sh, long sw, long hq,
+                    long wq, float *dst);
+/// Output rows [r0, r1) of all m channels: dst[o * plane + oy * ow + ox] = sum over taps p in order of
+/// w[o][p] * src[off[p] + oy * wq + ox], as one chain of fused multiply-adds (conv.c says more).
+void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
+                  long r0, long r1, float *dst);
 
 #endif

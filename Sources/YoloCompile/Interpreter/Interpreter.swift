@@ -58,9 +58,8 @@ public struct Interpreter {
     }
 
     /// Runs the graph on tensors for its inputs, in order, and returns its outputs in order.
-    /// `timing`, when given, receives each kernel's operator ("Conv+SiLU" for a fused one) and the
-    /// nanoseconds it took.
-    public func run(_ inputs: [Tensor], timing: ((String, UInt64) -> Void)? = nil) throws -> [Tensor] {
+    /// `timing`, when given, receives each kernel's time (`KernelTiming`).
+    public func run(_ inputs: [Tensor], timing: ((KernelTiming) -> Void)? = nil) throws -> [Tensor] {
         guard inputs.count == graph.inputs.count else {
             throw InterpreterError(node: graph.name, message: "the model has \(graph.inputs.count) inputs, \(inputs.count) given")
         }
@@ -112,7 +111,10 @@ public struct Interpreter {
             values = []
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let results = try p.schema.kernel(ctx)
-            if let timing { timing(fused?.label(n.op) ?? n.op, DispatchTime.now().uptimeNanoseconds - start) }
+            if let timing {
+                let ns = DispatchTime.now().uptimeNanoseconds - start
+                timing(KernelTiming(op: fused?.label(n.op) ?? n.op, node: p.label, outputShape: types.first?.staticShape ?? [], nanoseconds: ns))
+            }
             guard results.count == outputs.count else {
                 throw InterpreterError(node: p.label, op: n.op, message: "the kernel gave \(results.count) outputs for \(outputs.count)")
             }
@@ -158,6 +160,17 @@ public struct Interpreter {
             throw InterpreterError(node: p.label, op: n.op, message: e.message)
         }
     }
+}
+
+/// One kernel's run, as `Interpreter.run(_:timing:)` reports it.
+public struct KernelTiming: Sendable {
+    /// The operator, or the fused chain ("Conv+SiLU").
+    public let op: String
+    /// The node's name (for a fused kernel, the first node's).
+    public let node: String
+    /// The (last) output's shape.
+    public let outputShape: [Int]
+    public let nanoseconds: UInt64
 }
 
 /// Checks the tensors given for a graph's inputs against its declared input types: element types

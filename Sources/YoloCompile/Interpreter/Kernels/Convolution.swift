@@ -1,9 +1,10 @@
 import CKernels
 
-/// Conv as im2col + sgemm over blocks of output rows, with the bias and any fused activation applied
-/// to each block while it is in cache; a 1x1, stride-1, unpadded convolution reads its input directly
-/// as the column matrix, and a depthwise one runs a direct loop per channel. 1-D convolutions run as
-/// 2-D ones of height 1; 3-D ones (and float64) through an N-D im2col.
+/// Conv over blocks of output rows, with the bias and any fused activation applied to each block
+/// while it is in cache: a direct kernel where the CPU has AVX-512 (`directConv2d`), else im2col +
+/// sgemm (a 1x1, stride-1, unpadded convolution reading its input directly as the column matrix); a
+/// depthwise one runs a direct loop per channel. 1-D convolutions run as 2-D ones of height 1; 3-D
+/// ones (and float64) through an N-D im2col.
 extension Kernels {
     static let conv: Kernel = { ctx in
         try ctx.requireBLAS()
@@ -50,7 +51,8 @@ extension Kernels {
 
     /// A 2-D convolution, x (n, c, h, w) and w (m, c / g, kh, kw), with bias and activation applied
     /// to each block of output rows as soon as the block is computed. The work is split into tasks of
-    /// one image, group and block of output rows (one depthwise channel), run across `threads`.
+    /// one image, group and block of output rows (one depthwise channel), run across `threads`. The
+    /// im2col path's blocks depend on the image's shape alone (`columnBlockFloats`, `minimumBlocks`).
     static func conv2d(_ x: [Float], _ xShape: [Int], _ w: [Float], _ wShape: [Int], bias: [Float]?, _ g: Int,
                        _ win: SpatialWindow, _ out: [Int], activation: FusedActivation, threads: Int) -> [Float] {
         let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
@@ -69,14 +71,20 @@ extension Kernels {
                 let xp = xb.baseAddress!, wp = wb.baseAddress!
                 let biasOf = { (o: Int) -> Float? in bb.isEmpty ? nil : bb[o] }
                 if cg == 1 && g == c && m == g {
-                    // Depthwise: one small kernel per channel; a direct loop beats g one-row products.
-                    parallelRanges(n * c, threads: threads, grain: Swift.max(1, (1 << 14) / Swift.max(plane * kh * kw, 1))) { range in
-                        for t in range {
+                    // Depthwise: one small kernel per channel over its stride phases; a direct loop beats g one-row products.
+                    let layout = ConvPhases(height: h, width: wd, window: win, kh: kh, kw: kw, channels: 1, asIs: false)
+                    let taps = kh * kw
+                    let workers = parallelWorkers(n * c, threads: threads)
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * (layout.channelFloats + layout.wq))
+                    defer { scratch.deallocate() }
+                    layout.offsets.withUnsafeBufferPointer { ob in
+                        parallelTasks(n * c, threads: threads) { worker, t in
                             let ch = t % c
-                            let dst = yp + t * plane
+                            let dst = yp + t * plane, phases = scratch + worker * (layout.channelFloats + layout.wq)
+                            layout.fill(from: xp + t * h * wd, into: phases)
+                            (phases + layout.channelFloats).update(repeating: 0, count: layout.wq)
                             dst.update(repeating: 0, count: plane)
-                            yc_depthwise_plane(xp + t * h * wd, h, wd, wp + ch * kh * kw, kh, kw, s[0], s[1], p[0], p[1], d[0], d[1],
-                                               oh, ow, dst)
+                            yc_depthwise_phases(phases, layout.wq, ob.baseAddress!, wp + ch * taps, taps, oh, ow, dst)
                             activation.apply(dst, count: plane, bias: biasOf(ch))
                         }
                     }
@@ -88,6 +96,10 @@ extension Kernels {
                         (yp + t * plane).update(repeating: 0, count: plane)
                         activation.apply(yp + t * plane, count: plane, bias: biasOf(t % m))
                     }
+                    return
+                }
+                if DirectConvolution.enabled && DirectConvolution.supported {
+                    directConv2d(xp, xShape, wp, wShape, g, win, out, yp, activation: activation, bias: biasOf, threads: threads)
                     return
                 }
                 // A 1x1, stride-1, unpadded convolution reads its input rows as the column matrix.

@@ -1,0 +1,145 @@
+// Direct convolution: an implicit matrix product that reads the input where it lies, with no im2col.
+//
+// The input is laid out once per convolution as `phases` (yc_conv_phases): each channel zero-padded
+// and split by the strides into sh x sw planes of hq x wq, so that every tap of every stride reads a
+// contiguous run. Output position (oy, ox) is column q = oy * wq + ox of the product, and tap p
+// (channel, ki, kj) reads phases[off[p] + q]; the columns with ox >= ow fall in the padding of the
+// row (computed, never stored). The weights are packed once per call into panels of YC_CONV_MR output
+// channels (yc_conv_pack_weights).
+//
+// Every output is one chain of fused multiply-adds over the taps in order, starting from zero, so its
+// bits do not depend on how the work is split into tiles, blocks or threads.
+#include "ckernels.h"
+#include <immintrin.h>
+#include <string.h>
+
+#define MR YC_CONV_MR
+#define NR 48  // output columns per tile: three AVX-512 vectors
+
+long yc_conv_available(void) {
+    static int available = -1;
+    if (available < 0) {
+        __builtin_cpu_init();
+        available = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    return available;
+}
+
+void yc_conv_pack_weights(const float *w, long m, long k, float *packed) {
+    for (long i0 = 0; i0 < m; i0 += MR) {
+        float *d = packed + i0 * k;
+        const long rows = m - i0 < MR ? m - i0 : MR;
+        for (long p = 0; p < k; p++) {
+            long r = 0;
+            for (; r < rows; r++) d[p * MR + r] = w[(i0 + r) * k + p];
+            for (; r < MR; r++) d[p * MR + r] = 0.0f;
+        }
+    }
+}
+
+void yc_conv_phases(const float *src, long channels, long height, long width, long pt, long pl, long sh, long sw, long hq,
+                    long wq, float *dst) {
+    const long phase = hq * wq;
+    for (long c = 0; c < channels; c++) {
+        const float *in = src + c * height * width;
+        float *planes = dst + c * sh * sw * phase;
+        // Each padded row py, split into its sw phase rows; every float written once.
+        for (long py = 0; py < hq * sh; py++) {
+            const long iy = py - pt;
+            float *rowBase = planes + (py % sh) * sw * phase + (py / sh) * wq;
+            if (iy < 0 || iy >= height) {
+                for (long rx = 0; rx < sw; rx++) memset(rowBase + rx * phase, 0, sizeof(float) * wq);
+                continue;
+            }
+            const float *line = in + iy * width;
+            for (long rx = 0; rx < sw; rx++) {
+                // Phase column j holds padded column rx + j * sw, input column rx + j * sw - pl: inside for j in [lo, hi).
+                float *d = rowBase + rx * phase;
+                long lo = pl > rx ? (pl - rx + sw - 1) / sw : 0;
+                long hi = (width + pl - rx + sw - 1) / sw;
+                if (hi > wq) hi = wq;
+                if (lo > hi) lo = hi;
+                memset(d, 0, sizeof(float) * lo);
+                const float *from = line + rx + lo * sw - pl;
+                if (sw == 1) {
+                    memcpy(d + lo, from, sizeof(float) * (hi - lo));
+                } else {
+                    for (long j = lo; j < hi; j++) d[j] = from[(j - lo) * sw];
+                }
+                memset(d + hi, 0, sizeof(float) * (wq - hi));
+            }
+        }
+    }
+}
+
+// An MR x (16 nv) tile: t[r][j] = sum over p of a[p][r] * b[off[p] + j], for the first `valid`
+// columns (loads past them are masked off, so a tile at the end of the input reads nothing beyond it).
+// nv is a constant in each caller, so the accumulators stay in registers.
+__attribute__((target("avx512f"), always_inline))
+static inline void tile_avx512(const int nv, long k, const float *a, const float *b, const long *off, long valid, float *t,
+                               long ldt) {
+    __mmask16 mask[3];
+    for (int v = 0; v < nv; v++) {
+        const long n = valid - 16 * v;
+        mask[v] = n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+    }
+    __m512 c[MR][3];
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < nv; v++) c[r][v] = _mm512_setzero_ps();
+    for (long p = 0; p < k; p++) {
+        const float *bp = b + off[p];
+        __m512 bv[3];
+        for (int v = 0; v < nv; v++) bv[v] = _mm512_maskz_loadu_ps(mask[v], bp + 16 * v);
+        const float *ap = a + p * MR;
+        for (int r = 0; r < MR; r++) {
+            const __m512 x = _mm512_set1_ps(ap[r]);
+            for (int v = 0; v < nv; v++) c[r][v] = _mm512_fmadd_ps(x, bv[v], c[r][v]);
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < nv; v++) _mm512_storeu_ps(t + r * ldt + 16 * v, c[r][v]);
+}
+
+__attribute__((target("avx512f"))) static void tile16(long k, const float *a, const float *b, const long *off, long valid, float *t,
+                                                      long ldt) { tile_avx512(1, k, a, b, off, valid, t, ldt); }
+__attribute__((target("avx512f"))) static void tile32(long k, const float *a, const float *b, const long *off, long valid, float *t,
+                                                      long ldt) { tile_avx512(2, k, a, b, off, valid, t, ldt); }
+__attribute__((target("avx512f"))) static void tile48(long k, const float *a, const float *b, const long *off, long valid, float *t,
+                                                      long ldt) { tile_avx512(3, k, a, b, off, valid, t, ldt); }
+
+void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
+                  long r0, long r1, float *dst) {
+    float tile[MR * NR];
+    const long q0 = r0 * wq, q1 = r1 * wq;
+    // Output channels per pass over the columns: their packed weights (mc x k) stay in L2 meanwhile.
+    long mc = (1L << 17) / (k > 0 ? k : 1) / MR * MR;
+    if (mc < MR) mc = MR;
+    for (long i0 = 0; i0 < m; i0 += mc) {
+        const long i1 = i0 + mc < m ? i0 + mc : m;
+        for (long q = q0; q < q1; q += NR) {
+            const long valid = q1 - q < NR ? q1 - q : NR;
+            const long oy = q / wq, ox = q - oy * wq;
+            // A whole tile inside one output row goes straight to the output.
+            const int inRow = valid == NR && ox + NR <= ow;
+            for (long i = i0; i < i1; i += MR) {
+                const long rows = i1 - i < MR ? i1 - i : MR;
+                if (inRow && rows == MR) {
+                    tile48(k, packed + i * k, src + q, off, NR, dst + i * plane + oy * ow + ox, plane);
+                    continue;
+                }
+                // The narrowest tile that holds the valid columns (the last of a small image's).
+                (valid > 32 ? tile48 : valid > 16 ? tile32 : tile16)(k, packed + i * k, src + q, off, valid, tile, NR);
+                // The tile's stored columns, one run per output row it spans.
+                for (long s = q, end = q + valid; s < end;) {
+                    const long y = s / wq, x = s - y * wq, rowEnd = (y + 1) * wq < end ? (y + 1) * wq : end;
+                    if (x < ow) {
+                        const long n = (rowEnd < y * wq + ow ? rowEnd : y * wq + ow) - s;
+                        for (long r = 0; r < rows; r++)
+                            memcpy(dst + (i + r) * plane + y * ow + x, tile + r * NR + (s - q), sizeof(float) * n);
+                    }
+                    s = rowEnd;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import CKernels
+
+/// A 2-D float32 convolution without im2col (Sources/CKernels/conv.c): the input is copied once into
+/// zero-padded stride phases, where every tap of an output row reads one contiguous run, and an
+/// AVX-512 kernel multiplies the packed weights into it tile by tile. Each output is one chain of
+/// fused multiply-adds over the taps in order, so the result is the same bits however the rows are
+/// split across threads.
+///
+///     x (c, h, w)  --pad, split by stride-->  phases (c, sh x sw planes of hq x wq)
+///     y[o][oy][ox] = sum over (ci, ki, kj) of w[o][ci][ki][kj] * phases[off(ci, ki, kj) + oy * wq + ox]
+///
+/// A 1x1, stride-1, unpadded convolution reads its input as it is.
+public enum DirectConvolution {
+    /// Whether Conv may run the direct kernel. It runs only where the CPU has AVX-512; elsewhere, and
+    /// with this false, Conv runs im2col and OpenBLAS (the tests run both paths on every machine).
+    @TaskLocal public static var enabled = true
+
+    /// Whether this CPU runs the direct kernel.
+    public static let supported = yc_conv_available() != 0
+}
+
+extension Kernels {
+    static func directConv2d(_ xp: UnsafePointer<Float>, _ xShape: [Int], _ wp: UnsafePointer<Float>, _ wShape: [Int], _ g: Int,
+                             _ win: SpatialWindow, _ out: [Int], _ yp: UnsafeMutablePointer<Float>, activation: FusedActivation,
+                             bias: (Int) -> Float?, threads: Int) {
+        let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
+        let (m, cg, kh, kw) = (wShape[0], wShape[1], wShape[2], wShape[3])
+        let (sh, sw, dh, dw) = (win.strides[0], win.strides[1], win.dilations[0], win.dilations[1])
+        let p = win.pads
+        let (oh, ow) = (out[2], out[3])
+        let k = cg * kh * kw, plane = oh * ow, mg = m / g
+        let layout = ConvPhases(height: h, width: wd, window: win, kh: kh, kw: kw, channels: cg, asIs: kh == 1 && kw == 1)
+        let (wq, channelFloats) = (layout.wq, layout.channelFloats)
+        let phases: UnsafeMutablePointer<Float>? = layout.asIs ? nil : .allocate(capacity: n * c * channelFloats + wq)
+        defer { phases?.deallocate() }
+        if let phases {
+            (phases + n * c * channelFloats).initialize(repeating: 0, count: wq)
+            parallelRanges(n * c, threads: threads, grain: Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))) { range in
+                for t in range { layout.fill(from: xp + t * h * wd, into: phases + t * channelFloats) }
+            }
+        }
+        let source = phases.map { UnsafePointer($0) } ?? xp
+        let groupFloats = (mg + Int(YC_CONV_MR) - 1) / Int(YC_CONV_MR) * Int(YC_CONV_MR) * k
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: g * groupFloats)
+        defer { packed.deallocate() }
+        parallelRanges(g, threads: threads, grain: Swift.max(1, (1 << 16) / Swift.max(groupFloats, 1))) { range in
+            for gi in range { yc_conv_pack_weights(wp + gi * mg * k, mg, k, packed + gi * groupFloats) }
+        }
+
+        // Tasks of a block of about eight 48-column tiles of output rows and, where that leaves too few
+        // tasks to share, a block of output channels (in whole weight panels). Any split gives the same bits.
+        let mr = Int(YC_CONV_MR)
+        let rows = Swift.max(1, Swift.min(oh, 384 / Swift.max(wq, 1)))
+        let blocks = (oh + rows - 1) / rows
+        let panels = (mg + mr - 1) / mr
+        let channelBlocks = Swift.min(panels, Swift.max(1, (4 * threads + n * g * blocks - 1) / (n * g * blocks)))
+        let panelsPerBlock = (panels + channelBlocks - 1) / channelBlocks
+        layout.offsets.withUnsafeBufferPointer { ob in
+            let off = ob.baseAddress!
+            parallelTasks(n * g * blocks * channelBlocks, threads: threads) { _, t in
+                let cb = t % channelBlocks, block = (t / channelBlocks) % blocks
+                let gi = (t / (channelBlocks * blocks)) % g, b = t / (channelBlocks * blocks * g)
+                let r0 = block * rows, r1 = Swift.min(oh, r0 + rows)
+                let o0 = cb * panelsPerBlock * mr, o1 = Swift.min(mg, o0 + panelsPerBlock * mr)
+                guard o0 < o1 else { return }
+                let dst = yp + (b * m + gi * mg + o0) * plane
+                yc_conv_rows(packed + gi * groupFloats + o0 * k, o1 - o0, k, off, source + (b * c + gi * cg) * channelFloats, wq, ow,
+                             plane, r0, r1, dst)
+                for o in 0..<(o1 - o0) {
+                    activation.apply(dst + o * plane + r0 * ow, count: (r1 - r0) * ow, bias: bias(gi * mg + o0 + o))
+                }
+            }
+        }
+    }
+}
+
+/// The stride phases of a convolution's input (Sources/CKernels/conv.c): each channel zero-padded and
+/// split into sh x sw planes of hq x wq, and the flat offset in them of each tap (channel, ki, kj), so
+/// that output (oy, ox) reads tap p at offsets[p] + oy * wq + ox. `asIs` (a 1x1, stride-1, unpadded
+/// window) reads the input itself: one phase of the input's own size.
+struct ConvPhases {
+    let height, width, hq, wq, channelFloats: Int
+    let pads: [Int], strides: [Int]
+    let asIs: Bool
+    let offsets: [Int]
+
+    init(height: Int, width: Int, window win: SpatialWindow, kh: Int, kw: Int, channels: Int, asIs unitKernel: Bool) {
+        let (sh, sw, dh, dw) = (win.strides[0], win.strides[1], win.dilations[0], win.dilations[1])
+        let p = win.pads
+        asIs = unitKernel && sh == 1 && sw == 1 && p.allSatisfy { $0 == 0 }
+        (self.height, self.width, pads, strides) = (height, width, p, win.strides)
+        hq = asIs ? height : (height + p[0] + p[2] + sh - 1) / sh
+        wq = asIs ? width : (width + p[1] + p[3] + sw - 1) / sw
+        let phaseFloats = hq * wq
+        channelFloats = sh * sw * phaseFloats
+        var offsets = [Int](repeating: 0, count: channels * kh * kw)
+        for ci in 0..<channels { for ki in 0..<kh { for kj in 0..<kw {
+            let (y, x) = (ki * dh, kj * dw)
+            offsets[(ci * kh + ki) * kw + kj] = ci * channelFloats + ((y % sh) * sw + x % sw) * phaseFloats + (y / sh) * wq + x / sw
+        } } }
+        self.offsets = offsets
+    }
+
+    /// Lays out one channel's phases (channelFloats floats). The last row's unstored columns read up to
+    /// wq floats past the last channel: the caller keeps a zeroed tail there.
+    func fill(from src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        yc_conv_phases(src, 1, height, width, pads[0], pads[1], strides[0], strides[1], hq, wq, dst)
+    }
+}
