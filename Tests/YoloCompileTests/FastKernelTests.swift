@@ -211,6 +211,34 @@ final class FastKernelTests: XCTestCase {
         }), ["Conv", "ReduceMax", "Clip"])
     }
 
+    /// 2-D float32 MaxPool runs separably in C; the general N-D loop (here on the same values in
+    /// float64) is the reference, bit for bit: ties between 0 and -0 keep the first in the window.
+    func testSeparableMaxPoolMatchesTheGeneralLoop() throws {
+        var rng = SplitMix64(seed: 21)
+        func pick(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(rng.next() % UInt64(r.count)) }
+        var checked = 0
+        while checked < 40 {
+            let (kh, kw) = (pick(1...5), pick(1...5)), (sh, sw) = (pick(1...3), pick(1...3)), (dh, dw) = (pick(1...2), pick(1...2))
+            let pads = [pick(0...(kh - 1) / 2), pick(0...(kw - 1) / 2), pick(0...(kh - 1) / 2), pick(0...(kw - 1) / 2)]
+            let shape = [pick(1...2), pick(1...5), pick(1...23), pick(1...29)]
+            guard shape[2] + pads[0] + pads[2] >= dh * (kh - 1) + 1, shape[3] + pads[1] + pads[3] >= dw * (kw - 1) + 1 else { continue }
+            let values: [Float] = (0..<shape.reduce(1, *)).map { _ in [0, -0.0, 1, -1, .infinity][pick(0...4)] + (pick(0...1) == 0 ? 0 : rng.nextUnitFloat()) }
+            let attributes: [String: Attribute] = ["kernel_shape": .ints([kh, kw]), "strides": .ints([sh, sw]), "dilations": .ints([dh, dw]),
+                                                   "pads": .ints(pads)]
+            func run(_ dtype: DType) throws -> Tensor {
+                let gb = GraphBuilder(name: "pool", parameters: ZeroParameters())
+                let x = gb.input("x", TensorType(dtype, shape))
+                gb.output(try gb.op("MaxPool", [x], attributes), name: "y")
+                let input = dtype == .float32 ? Tensor(shape: shape, floats: values) : Tensor(shape: shape, doubles: values.map(Double.init))
+                return try KernelThreads.$count.withValue(2) { try Interpreter(gb.finish()).run([input])[0] }
+            }
+            let general = try run(.float64)
+            assertSameBits(try run(.float32), Tensor(shape: general.shape, floats: general.doubles.map(Float.init)),
+                           "kernel (\(kh),\(kw)) strides (\(sh),\(sw)) dilations (\(dh),\(dw)) pads \(pads) input \(shape)")
+            checked += 1
+        }
+    }
+
     func testThreadedMatMulAndElementwiseGiveTheSameBits() throws {
         var rng = SplitMix64(seed: 18)
         for (shapeA, shapeB) in [([1, 4, 197, 64], [1, 4, 64, 197]), ([3, 33, 130], [130, 257]), ([1, 700, 5], [5, 300])] {

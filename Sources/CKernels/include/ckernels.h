@@ -33,6 +33,13 @@ void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activat
 void yc_depthwise_phases(const float *phases, long wq, const long *off, const float *weights, long taps, long oh, long ow,
                          float *dst);
 
+/// Max pooling of one plane (h x w) into dst (oh x ow), every window holding at least one input
+/// position; returns 1 when a window reads NaN (dst is then unfinished). `scratch` holds
+/// yc_max_pool_scratch(h, w, kw, sw, dw, pl, ow) floats.
+int yc_max_pool_plane(const float *src, long h, long w, long kh, long kw, long sh, long sw, long dh, long dw, long pt, long pl,
+                      long oh, long ow, float *scratch, float *dst);
+long yc_max_pool_scratch(long h, long w, long kw, long sw, long dw, long pl, long ow);
+
 /// One task of a parallel loop: `worker` is the thread's number (0 for the caller) and `task` the task's.
 typedef void (*yc_task_fn)(void *ctx, size_t worker, size_t task);
 /// Runs fn(ctx, worker, task) for every task in 0..<tasks on the caller and up to threads - 1 pool

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Synchronization
 
@@ -69,8 +70,8 @@ extension Kernels {
         return result
     }
 
-    /// 2-D float32 max pooling, separably: each needed input row's maxima over the window's columns,
-    /// then each output's maximum over the window's rows, planes split across threads. The first
+    /// 2-D float32 max pooling, separably (Sources/CKernels/maxpool.c): each input row's maxima over
+    /// the window's columns, then each output's maximum over the window's rows, planes split across threads. The first
     /// maximum in the window's row-major order wins, as in the general loop (which matters for 0 and
     /// -0): the first row holding the maximum, and the first column in it.
     static func maxPool2d(_ x: [Float], _ shape: [Int], _ win: SpatialWindow, _ out: [Int], threads: Int,
@@ -93,45 +94,19 @@ extension Kernels {
         if columnTaps.contains(where: \.isEmpty) || rowTaps.contains(where: \.isEmpty) {
             throw fail("a window lies wholly in the padding, which ONNX leaves undefined")
         }
-        // The input rows some window reads.
-        var needed = [Bool](repeating: false, count: h)
-        for (oy, r) in rowTaps.enumerated() { for t in r { needed[oy * sh + t * dh - pt] = true } }
         let nan = Atomic<Bool>(false)
+        let scratchFloats = yc_max_pool_scratch(h, w, kw, sw, dw, pl, ow)
         let y = [Float](unsafeUninitializedCapacity: count) { yb, initialized in
             x.withUnsafeBufferPointer { xb in
                 let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
                 parallelRanges(planes, threads: threads, grain: Swift.max(1, (1 << 15) / Swift.max(h * w, 1))) { range in
-                    let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)
-                    defer { rowMax.deallocate() }
-                    var sawNaN = false
-                    for p in range {
-                        let src = xp + p * h * w
-                        for iy in 0..<h where needed[iy] {
-                            let line = src + iy * w, dst = rowMax + iy * ow
-                            for ox in 0..<ow {
-                                let r = columnTaps[ox], base = ox * sw - pl
-                                var best = line[base + r.lowerBound * dw]
-                                sawNaN = sawNaN || best.isNaN
-                                for t in (r.lowerBound + 1)..<r.upperBound {
-                                    let v = line[base + t * dw]
-                                    sawNaN = sawNaN || v.isNaN
-                                    if v > best { best = v }
-                                }
-                                dst[ox] = best
-                            }
-                        }
-                        let plane = yp + p * oh * ow
-                        for oy in 0..<oh {
-                            let r = rowTaps[oy], base = oy * sh - pt
-                            let dst = plane + oy * ow
-                            dst.update(from: rowMax + (base + r.lowerBound * dh) * ow, count: ow)
-                            for t in (r.lowerBound + 1)..<r.upperBound {
-                                let line = rowMax + (base + t * dh) * ow
-                                for ox in 0..<ow where line[ox] > dst[ox] { dst[ox] = line[ox] }
-                            }
-                        }
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
+                    defer { scratch.deallocate() }
+                    for p in range where yc_max_pool_plane(xp + p * h * w, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, scratch,
+                                                           yp + p * oh * ow) != 0 {
+                        nan.store(true, ordering: .relaxed)
+                        break
                     }
-                    if sawNaN { nan.store(true, ordering: .relaxed) }
                 }
             }
             initialized = count

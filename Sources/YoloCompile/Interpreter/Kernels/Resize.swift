@@ -35,11 +35,7 @@ extension Kernels {
             next[ax] = outSize
             if mode == "nearest" && !taps.contains(where: { $0.extrapolate }) {
                 let pick = taps.map { t in t.indices[t.weights.firstIndex(of: t.weights.max() ?? 1) ?? 0] }
-                let (outer, n, inner) = around(current, ax)
-                var idx: [Int] = []
-                idx.reserveCapacity(outer * outSize * inner)
-                for o in 0..<outer { for p in pick { for i in 0..<inner { idx.append((o * n + p) * inner + i) } } }
-                y = y.gathered(idx, shape: next)
+                y = picked(y, current, axis: ax, pick: pick, threads: ctx.threads)
             } else {
                 y = interpolate(y, current, ax, taps, extrapolation: Double(a.float("extrapolation_value")), next: next)
             }
@@ -56,6 +52,42 @@ extension Kernels {
             return [Tensor(shape: current, ints: ints, dtype: x.dtype)]
         }
         return [Tensor(shape: current, values: y.doubles, dtype: x.dtype)]
+    }
+
+    /// Nearest neighbour along one axis: output index j copies input index pick[j], with everything
+    /// after the axis moving as one run.
+    static func picked(_ t: Tensor, _ shape: [Int], axis: Int, pick: [Int], threads: Int) -> Tensor {
+        let (outer, n, inner) = around(shape, axis)
+        let out = pick.count, count = outer * out * inner
+        func run<T>(_ x: [T]) -> [T] {
+            guard count > 0, x.count == outer * n * inner else { return [] }
+            return [T](unsafeUninitializedCapacity: count) { yb, initialized in
+                x.withUnsafeBufferPointer { xb in
+                pick.withUnsafeBufferPointer { pb in
+                    let (xp, yp, pp) = (xb.baseAddress!, yb.baseAddress!, pb.baseAddress!)
+                    parallelRanges(outer, threads: threads, grain: Swift.max(1, (1 << 14) / Swift.max(out * inner, 1))) { range in
+                        for o in range {
+                            let src = xp + o * n * inner, dst = yp + o * out * inner
+                            if inner == 1 {
+                                for j in 0..<out { (dst + j).initialize(to: src[pp[j]]) }
+                            } else {
+                                for j in 0..<out { (dst + j * inner).initialize(from: src + pp[j] * inner, count: inner) }
+                            }
+                        }
+                    }
+                } }
+                initialized = count
+            }
+        }
+        var y = t
+        y.shape = shape
+        y.shape[axis] = out
+        switch t.dtype.storage {
+        case .floats: y.floats = run(t.floats)
+        case .doubles: y.doubles = run(t.doubles)
+        case .ints: y.ints = run(t.ints)
+        }
+        return y
     }
 
     struct ResizeTap {
