@@ -37,6 +37,7 @@ void yc_conv_pack_weights(const float *w, long m, long k, float *packed) {
     }
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void yc_conv_phases(const float *src, long channels, long height, long width, long pt, long pl, long sh, long sw, long hq,
                     long wq, float *dst) {
     const long phase = hq * wq;
@@ -63,6 +64,8 @@ void yc_conv_phases(const float *src, long channels, long height, long width, lo
                 const float *from = line + rx + lo * sw - pl;
                 if (sw == 1) {
                     memcpy(d + lo, from, sizeof(float) * (hi - lo));
+                } else if (sw == 2) {
+                    for (long j = 0; j < hi - lo; j++) d[lo + j] = from[2 * j];  // a constant stride vectorises
                 } else {
                     for (long j = lo; j < hi; j++) d[j] = from[(j - lo) * sw];
                 }
@@ -90,6 +93,9 @@ static inline void tile_avx512(const int nv, long k, const float *a, const float
         const float *bp = b + off[p];
         __m512 bv[3];
         for (int v = 0; v < nv; v++) bv[v] = _mm512_maskz_loadu_ps(mask[v], bp + 16 * v);
+        // The next tile's columns of this tap: a strided conv's phases hold more rows than the
+        // hardware prefetchers follow.
+        for (int v = 0; v < nv; v++) _mm_prefetch((const char *)(bp + 16 * nv + 16 * v), _MM_HINT_T0);
         const float *ap = a + p * MR;
         for (int r = 0; r < MR; r++) {
             const __m512 x = _mm512_set1_ps(ap[r]);

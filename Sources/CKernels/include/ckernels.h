@@ -40,6 +40,11 @@ int yc_max_pool_plane(const float *src, long h, long w, long kh, long kw, long s
                       long oh, long ow, float *scratch, float *dst);
 long yc_max_pool_scratch(long h, long w, long kw, long sw, long dw, long pl, long ow);
 
+/// The float32 arithmetic `yc_binary_floats` runs.
+typedef enum yc_binary { YC_ADD = 0, YC_SUB = 1, YC_MUL = 2, YC_DIV = 3 } yc_binary;
+/// y[i] = a[i * sa] op b[i * sb] for i < n, each stride 0 or 1 (binary.c).
+void yc_binary_floats(yc_binary op, const float *a, long sa, const float *b, long sb, float *y, long n);
+
 /// One task of a parallel loop: `worker` is the thread's number (0 for the caller) and `task` the task's.
 typedef void (*yc_task_fn)(void *ctx, size_t worker, size_t task);
 /// Runs fn(ctx, worker, task) for every task in 0..<tasks on the caller and up to threads - 1 pool

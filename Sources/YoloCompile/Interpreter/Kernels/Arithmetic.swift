@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Kernels of the broadcasting arithmetic, comparison and logic operators (Operators/Arithmetic.swift,
@@ -26,6 +27,12 @@ extension Kernels {
     static func apply<Op: BinaryOperator>(_: Op.Type, _ a: Tensor, _ b: Tensor, _ out: [Int], _ ctx: KernelContext) throws -> Tensor {
         switch a.dtype.storage {
         case .floats:
+            if let kernel = Op.floatRuns {
+                let y = broadcastRuns(a.floats, a.shape, b.floats, b.shape, out) { pa, sa, pb, sb, y, n in
+                    yc_binary_floats(kernel, pa, sa, pb, sb, y, n)
+                }
+                return Tensor(shape: out, floats: y, dtype: a.dtype)
+            }
             return Tensor(shape: out, floats: broadcast(a.floats, a.shape, b.floats, b.shape, out, Op.apply), dtype: a.dtype)
         case .doubles:
             return Tensor(shape: out, doubles: broadcast(a.doubles, a.shape, b.doubles, b.shape, out, Op.apply))
@@ -207,9 +214,16 @@ protocol BinaryOperator: Sendable {
     static func apply(_ a: Double, _ b: Double) -> Double
     static func apply(_ a: Int64, _ b: Int64) -> Int64?
     static func apply(_ a: UInt64, _ b: UInt64) -> UInt64?
+    /// The vectorised C loop computing the same float32 arithmetic over whole runs, where there is one.
+    static var floatRuns: yc_binary? { get }
+}
+
+extension BinaryOperator {
+    static var floatRuns: yc_binary? { nil }
 }
 
 enum AddOperator: BinaryOperator {
+    static var floatRuns: yc_binary? { YC_ADD }
     @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b }
     @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a + b }
     @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? { a &+ b }
@@ -217,6 +231,7 @@ enum AddOperator: BinaryOperator {
 }
 
 enum SubOperator: BinaryOperator {
+    static var floatRuns: yc_binary? { YC_SUB }
     @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a - b }
     @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a - b }
     @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? { a &- b }
@@ -224,6 +239,7 @@ enum SubOperator: BinaryOperator {
 }
 
 enum MulOperator: BinaryOperator {
+    static var floatRuns: yc_binary? { YC_MUL }
     @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b }
     @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a * b }
     @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? { a &* b }
@@ -232,6 +248,7 @@ enum MulOperator: BinaryOperator {
 
 /// Integer division truncates toward zero (C++); INT64_MIN / -1 wraps to INT64_MIN.
 enum DivOperator: BinaryOperator {
+    static var floatRuns: yc_binary? { YC_DIV }
     @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a / b }
     @inline(__always) static func apply(_ a: Double, _ b: Double) -> Double { a / b }
     @inline(__always) static func apply(_ a: Int64, _ b: Int64) -> Int64? {
@@ -314,81 +331,85 @@ enum PowOperator {
     }
 }
 
-/// numpy-broadcasting elementwise `f(a, b)` into `out`. Equal shapes and scalar operands take a
-/// straight loop, split across the task's `KernelThreads` (each element is computed alone, so the
-/// split changes nothing); otherwise the innermost dimension runs with per-operand strides (0 when
-/// broadcast).
+/// numpy-broadcasting elementwise `f(a, b)` into `out` (`broadcastRuns`, one element at a time).
 @inline(__always)
 func broadcast<A, B, R>(_ a: [A], _ ashape: [Int], _ b: [B], _ bshape: [Int], _ out: [Int],
                         _ f: (A, B) -> R) -> [R]
 {
+    broadcastRuns(a, ashape, b, bshape, out) { pa, sa, pb, sb, dst, n in
+        switch (sa, sb) {
+        case (1, 1): for i in 0..<n { (dst + i).initialize(to: f(pa[i], pb[i])) }
+        case (1, 0): let v = pb[0]; for i in 0..<n { (dst + i).initialize(to: f(pa[i], v)) }
+        case (0, 1): let v = pa[0]; for i in 0..<n { (dst + i).initialize(to: f(v, pb[i])) }
+        default: for i in 0..<n { (dst + i).initialize(to: f(pa[0], pb[0])) }
+        }
+    }
+}
+
+/// numpy broadcasting of `a` and `b` into `out`, as runs: `run(a, sa, b, sb, y, n)` fills n outputs
+/// from operands that step along the run (stride 1) or hold one value for it (stride 0). Adjacent
+/// axes that both operands broadcast alike merge first, so a per-channel operand ([1, C, 1, 1]
+/// against [1, C, H, W]) gives runs of H x W and equal shapes one run, which is split across the
+/// task's `KernelThreads` (each element is computed alone, so the split changes nothing).
+func broadcastRuns<A, B, R>(_ a: [A], _ ashape: [Int], _ b: [B], _ bshape: [Int], _ out: [Int],
+                            _ run: (UnsafePointer<A>, Int, UnsafePointer<B>, Int, UnsafeMutablePointer<R>, Int) -> Void) -> [R]
+{
     let count = out.reduce(1, *)
     if count == 0 { return [] }
-    if a.count == count && b.count == count {
-        return [R](unsafeUninitializedCapacity: count) { o, n in
-            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
-                let (op, ap, bp) = (o.baseAddress!, ap.baseAddress!, bp.baseAddress!)
-                parallelRanges(count, threads: KernelThreads.count) { r in
-                    for i in r { (op + i).initialize(to: f(ap[i], bp[i])) }
-                }
-            } }
-            n = count
-        }
-    }
-    if b.count == 1, a.count == count {
-        let s = b[0]
-        return [R](unsafeUninitializedCapacity: count) { o, n in
-            a.withUnsafeBufferPointer { ap in
-                let (op, ap) = (o.baseAddress!, ap.baseAddress!)
-                parallelRanges(count, threads: KernelThreads.count) { r in
-                    for i in r { (op + i).initialize(to: f(ap[i], s)) }
-                }
-            }
-            n = count
-        }
-    }
-    if a.count == 1, b.count == count { let s = a[0]; return b.map { f(s, $0) } }
     let rank = out.count
-    func strides(_ shape: [Int]) -> [Int] {
-        let padded = [Int](repeating: 1, count: rank - shape.count) + shape
-        let c = contiguousStrides(padded)
-        return (0..<rank).map { padded[$0] == 1 ? 0 : c[$0] }
+    let pa = [Int](repeating: 1, count: rank - ashape.count) + ashape, pb = [Int](repeating: 1, count: rank - bshape.count) + bshape
+    // The merged axes: size, and whether each operand steps along it.
+    var dims: [Int] = [], fullA: [Bool] = [], fullB: [Bool] = []
+    for d in 0..<rank where out[d] != 1 {
+        let (fa, fb) = (pa[d] != 1, pb[d] != 1)
+        if let last = dims.indices.last, fullA[last] == fa, fullB[last] == fb {
+            dims[last] *= out[d]
+        } else {
+            dims.append(out[d]); fullA.append(fa); fullB.append(fb)
+        }
     }
-    let sa = strides(ashape), sb = strides(bshape)
-    let inner = out[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1]
-    guard inner > 0 else { return [] }
+    if dims.isEmpty { (dims, fullA, fullB) = ([1], [true], [true]) }
+    let r = dims.count
+    func strides(_ full: [Bool]) -> [Int] {
+        var s = [Int](repeating: 0, count: r), step = 1
+        for d in stride(from: r - 1, through: 0, by: -1) where full[d] { s[d] = step; step *= dims[d] }
+        return s
+    }
+    let sa = strides(fullA), sb = strides(fullB)
+    let inner = dims[r - 1], ia = sa[r - 1], ib = sb[r - 1]
     let rows = count / inner
+    let threads = KernelThreads.count
     return [R](unsafeUninitializedCapacity: count) { o, initialized in
         a.withUnsafeBufferPointer { ab in
         b.withUnsafeBufferPointer { bb in
             let (op, ap, bp) = (o.baseAddress!, ab.baseAddress!, bb.baseAddress!)
-            // Rows of the innermost dimension, split across threads; each range starts from its
-            // first row's multi-index.
-            parallelRanges(rows, threads: KernelThreads.count, grain: Swift.max(1, (1 << 14) / inner)) { range in
-                var index = [Int](repeating: 0, count: rank)
-                var offA = 0, offB = 0, r = range.lowerBound
-                for d in stride(from: rank - 2, through: 0, by: -1) {
-                    index[d] = r % out[d]
-                    r /= out[d]
+            if rows == 1 {
+                parallelRanges(inner, threads: threads) { range in
+                    let lo = range.lowerBound
+                    run(ap + lo * ia, ia, bp + lo * ib, ib, op + lo, range.count)
+                }
+                return
+            }
+            // Runs split across threads; each range starts from its first run's multi-index.
+            parallelRanges(rows, threads: threads, grain: Swift.max(1, (1 << 14) / inner)) { range in
+                var index = [Int](repeating: 0, count: r)
+                var offA = 0, offB = 0, q = range.lowerBound
+                for d in stride(from: r - 2, through: 0, by: -1) {
+                    index[d] = q % dims[d]
+                    q /= dims[d]
                     offA += index[d] * sa[d]
                     offB += index[d] * sb[d]
                 }
                 for row in range {
-                    let dst = op + row * inner, pa = ap + offA, pb = bp + offB
-                    switch (ia, ib) {
-                    case (1, 1): for i in 0..<inner { (dst + i).initialize(to: f(pa[i], pb[i])) }
-                    case (1, 0): let v = pb[0]; for i in 0..<inner { (dst + i).initialize(to: f(pa[i], v)) }
-                    case (0, 1): let v = pa[0]; for i in 0..<inner { (dst + i).initialize(to: f(v, pb[i])) }
-                    default: for i in 0..<inner { (dst + i).initialize(to: f(pa[i * ia], pb[i * ib])) }
-                    }
-                    var d = rank - 2
+                    run(ap + offA, ia, bp + offB, ib, op + row * inner, inner)
+                    var d = r - 2
                     while d >= 0 {
                         index[d] += 1
                         offA += sa[d]
                         offB += sb[d]
-                        if index[d] < out[d] { break }
-                        offA -= sa[d] * out[d]
-                        offB -= sb[d] * out[d]
+                        if index[d] < dims[d] { break }
+                        offA -= sa[d] * dims[d]
+                        offB -= sb[d] * dims[d]
                         index[d] = 0
                         d -= 1
                     }
