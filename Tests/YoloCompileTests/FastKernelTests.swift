@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import YoloCompile
 
@@ -209,6 +210,66 @@ final class FastKernelTests: XCTestCase {
             let hi = try g.op("ReduceMax", [c], ["keepdims": .int(0)])
             return try g.op("Clip", [c, g.constant(scalar: 0), hi])
         }), ["Conv", "ReduceMax", "Clip"])
+    }
+
+    /// Softmax's row maximum runs over sixteen lanes: rows of every length around the lanes' edges
+    /// agree with softmax in double, and a NaN anywhere (or an infinity) makes the whole row NaN, as the
+    /// one-lane maximum does.
+    func testSoftmaxRowsAgreeWithDoubleAndSpreadNaN() throws {
+        var rng = SplitMix64(seed: 23)
+        for n in [1, 15, 16, 17, 31, 32, 33, 47, 48, 100] {
+            for special in [Float?.none, .nan, .infinity, -0.0] {
+                var x = Self.randomTensor([3, n], &rng)
+                x.floats = x.floats.map { $0 * 20 }
+                if let v = special { for r in 0..<3 { x.floats[r * n + Int(rng.next() % UInt64(n))] = v } }
+                let gb = GraphBuilder(name: "softmax", parameters: ZeroParameters())
+                let xi = gb.input("x", TensorType(.float32, [3, n]))
+                gb.output(try gb.op("Softmax", [xi], ["axis": .int(-1)]), name: "y")
+                let y = try Interpreter(gb.finish()).run([x])[0]
+                for r in 0..<3 {
+                    let row = x.floats[(r * n)..<((r + 1) * n)].map(Double.init), got = y.floats[(r * n)..<((r + 1) * n)]
+                    if row.contains(where: { $0.isNaN || $0.isInfinite }) {
+                        XCTAssertTrue(got.allSatisfy(\.isNaN), "n \(n), \(String(describing: special))")
+                        continue
+                    }
+                    let m = row.max()!, e = row.map { Foundation.exp($0 - m) }, sum = e.reduce(0, +)
+                    let err = zip(got, e).map { abs(Double($0) - $1 / sum) }.max() ?? 0
+                    XCTAssertLessThanOrEqual(err, 1e-6, "n \(n), \(String(describing: special))")
+                }
+            }
+        }
+    }
+
+    /// MatMul -> Softmax -> MatMul runs as one kernel over blocks of query rows: within 1e-6 of the
+    /// largest output of the three nodes run one by one (OpenBLAS may sum a block's products in another
+    /// order than the whole matrix's), with batch axes broadcast (a shared k, v per head), blocks that
+    /// do not divide the rows, and nothing fused when the scores have another use.
+    func testAttentionFusesToTheUnfusedBits() throws {
+        var rng = SplitMix64(seed: 22)
+        for (q, k, v) in [([1, 4, 2, 300, 16], [1, 4, 2, 16, 300], [1, 4, 2, 300, 24]), ([3, 70, 9], [9, 1100], [3, 1100, 5]),
+                          ([2, 1, 5, 7], [2, 3, 7, 5], [1, 3, 5, 11])] {
+            let (qt, kt, vt) = (Self.randomTensor(q, &rng), Self.randomTensor(k, &rng), Self.randomTensor(v, &rng))
+            func graph(keepScores: Bool) throws -> Graph {
+                let gb = GraphBuilder(name: "attention", parameters: ZeroParameters())
+                let qi = gb.input("q", TensorType(.float32, q)), ki = gb.input("k", TensorType(.float32, k))
+                let vi = gb.input("v", TensorType(.float32, v))
+                let scores = try gb.op("MatMul", [qi, ki])
+                gb.output(try gb.op("MatMul", [try gb.op("Softmax", [scores], ["axis": .int(-1)]), vi]), name: "o")
+                if keepScores { gb.output(scores, name: "scores") }
+                return gb.finish()
+            }
+            var labels: [String] = []
+            let fused = try KernelThreads.$count.withValue(2) { try Interpreter(graph(keepScores: false)).run([qt, kt, vt]) { labels.append($0.op) } }
+            XCTAssertEqual(labels, ["MatMul+Softmax+MatMul"], "\(q) \(k) \(v)")
+            let plain = try KernelThreads.$count.withValue(1) { try Interpreter(graph(keepScores: false), fusing: false).run([qt, kt, vt]) }
+            XCTAssertEqual(fused[0].shape, plain[0].shape)
+            let scale = plain[0].floats.map(abs).max() ?? 1
+            let err = zip(fused[0].floats, plain[0].floats).map { abs($0 - $1) }.max() ?? .nan
+            XCTAssertLessThanOrEqual(err / scale, 1e-6, "attention \(q) \(k) \(v)")
+            labels = []
+            _ = try Interpreter(graph(keepScores: true)).run([qt, kt, vt]) { labels.append($0.op) }
+            XCTAssertEqual(labels, ["MatMul", "Softmax", "MatMul"])
+        }
     }
 
     /// 2-D float32 MaxPool runs separably in C; the general N-D loop (here on the same values in

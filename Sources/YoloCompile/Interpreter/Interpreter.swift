@@ -51,8 +51,9 @@ public struct Interpreter {
         self.fusions = fusions
         self.fusing = fusing
         self.covered = Set(fusions.values.flatMap(\.covered))
+        // Last uses in the order kernels run: a fused kernel reads its nodes' inputs where it runs.
         var last: [ValueID: Int] = [:]
-        for (i, n) in graph.nodes.enumerated() { for v in n.inputs.compactMap({ $0 }) { last[v] = i } }
+        for i in graph.nodes.indices where !covered.contains(i) { for v in Self.reads(graph, i, fusions[i]) { last[v] = i } }
         for v in graph.outputs { last[v] = Int.max }
         self.lastUse = last
     }
@@ -83,7 +84,7 @@ public struct Interpreter {
             let fused = fusions[i]
             let outputs = fused.map { [$0.output] } ?? n.outputs
             var values = n.inputs.map { $0.flatMap { env[$0] } }
-            if let b = fused?.rowBias { values.append(env[b]) }
+            if let extra = fused?.extraInput { values.append(env[extra]) }
             for (j, v) in n.inputs.enumerated() where v != nil && values[j] == nil {
                 throw InterpreterError(node: p.label, op: n.op, message: "input \(j) was never computed")
             }
@@ -110,7 +111,7 @@ public struct Interpreter {
                                     activation: fused?.activation ?? .identity, threads: threads, handedOver: handedOver)
             values = []
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            let results = try p.schema.kernel(ctx)
+            let results = try (fused?.attentionValues == nil ? p.schema.kernel : Kernels.attention)(ctx)
             if let timing {
                 let ns = DispatchTime.now().uptimeNanoseconds - start
                 timing(KernelTiming(op: fused?.label(n.op) ?? n.op, node: p.label, outputShape: types.first?.staticShape ?? [], nanoseconds: ns))
@@ -125,7 +126,7 @@ public struct Interpreter {
                 }
             }
             for (v, t) in zip(outputs, results) { env[v] = t; live += Self.bytes(t.type) }
-            for v in n.inputs.compactMap({ $0 }) where lastUse[v] == i && graph.constants[v] == nil {
+            for v in Self.reads(graph, i, fused) where lastUse[v] == i && graph.constants[v] == nil {
                 if let t = env.removeValue(forKey: v) { live -= Self.bytes(t.type) }
             }
         }
@@ -133,6 +134,13 @@ public struct Interpreter {
             guard let t = env[v] else { throw InterpreterError(node: graph.name(of: v), message: "output was never computed") }
             return t
         }
+    }
+
+    /// The values node i's kernel reads: the node's inputs and, for a fused kernel, its extra input and
+    /// the inputs of the nodes it stands in for.
+    private static func reads(_ g: Graph, _ i: Int, _ fused: OutputPassFusion.Fusion?) -> [ValueID] {
+        let nodes = [i] + (fused?.covered ?? [])
+        return nodes.flatMap { g.nodes[$0].inputs.compactMap { $0 } } + [fused?.extraInput].compactMap { $0 }
     }
 
     /// Freed tensors' memory kept for the next node (Sources/CKernels/heap.c), set once per process.

@@ -17,6 +17,12 @@
 ///     %q = Mul(%a, %p)
 ///     %y = Mul(%q, %half)         # %sqrt2, %one, %half constant scalars (any values: the kernel uses them)
 ///
+/// Attention as torch.onnx writes it, every intermediate used once:
+///
+///     %s = MatMul(%q, %k)                    %o = attention(%q, %k, %v): for each block of query rows,
+///     %p = Softmax(%s, axis = -1)      ==>   the scores, their softmax and the product with %v, in cache
+///     %o = MatMul(%p, %v)                    (`Kernels.attention`; the scores never exist whole)
+///
 /// Conv's activations: Relu, LeakyRelu, Sigmoid, HardSwish, Clip with constant bounds, and x times
 /// Sigmoid(x) or HardSigmoid(x) (Mul's operands in either order). Nothing fuses when an intermediate
 /// value is a graph output or has another use, or when any type is not static float32 (float16
@@ -30,11 +36,17 @@ struct OutputPassFusion {
         var output: ValueID
         /// A MatMul's bias (a constant vector along the output's last axis), handed to the kernel as input 2.
         var rowBias: ValueID? = nil
+        /// Attention's values: the second MatMul's other operand, handed to `Kernels.attention` as input 2.
+        var attentionValues: ValueID? = nil
 
-        /// How profiles name the kernel: "Conv+SiLU", "MatMul+Add+GELU".
+        /// How profiles name the kernel: "Conv+SiLU", "MatMul+Add+GELU", "MatMul+Softmax+MatMul".
         func label(_ op: String) -> String {
-            [op, rowBias == nil ? nil : "Add", activation == .identity ? nil : activation.name].compactMap { $0 }.joined(separator: "+")
+            if attentionValues != nil { return "MatMul+Softmax+MatMul" }
+            return [op, rowBias == nil ? nil : "Add", activation == .identity ? nil : activation.name].compactMap { $0 }.joined(separator: "+")
         }
+
+        /// The value handed to the kernel as input 2, if any.
+        var extraInput: ValueID? { rowBias ?? attentionValues }
     }
 
     /// Fusions by the convolution's node index.
@@ -54,7 +66,22 @@ struct OutputPassFusion {
             return .some(c.floats[0])
         }
         var result: [Int: Fusion] = [:]
-        for (i, mm) in g.nodes.enumerated() where mm.op == "MatMul" && mm.outputs.count == 1 {
+        var producer: [ValueID: Int] = [:]
+        for (i, n) in g.nodes.enumerated() { for v in n.outputs { producer[v] = i } }
+        // Attention: MatMul(q, k) -> Softmax over the last axis -> MatMul(., v), v computed before the first MatMul.
+        for (i, mm) in g.nodes.enumerated() where mm.op == "MatMul" && mm.outputs.count == 1 && mm.inputs.count == 2 {
+            let scores = mm.outputs[0]
+            guard isFloat32(scores), mm.inputs.allSatisfy({ $0.map { isFloat32($0) && g.type(of: $0).rank >= 2 } ?? false }),
+                  let si = soleUser(scores), g.nodes[si].op == "Softmax", g.nodes[si].inputs.count == 1,
+                  attributes[si].int("axis") == -1 || attributes[si].int("axis") == g.type(of: scores).rank - 1,
+                  let probabilities = g.nodes[si].outputs.first, g.type(of: probabilities) == g.type(of: scores),
+                  let oi = soleUser(probabilities), g.nodes[oi].op == "MatMul", g.nodes[oi].inputs.count == 2,
+                  g.nodes[oi].inputs[0] == probabilities, let v = g.nodes[oi].inputs[1], v != probabilities, isFloat32(v),
+                  g.type(of: v).rank >= 2, isFloat32(g.nodes[oi].outputs[0]), producer[v].map({ $0 < i }) ?? true
+            else { continue }
+            result[i] = Fusion(activation: .identity, covered: [si, oi], output: g.nodes[oi].outputs[0], attentionValues: v)
+        }
+        for (i, mm) in g.nodes.enumerated() where mm.op == "MatMul" && mm.outputs.count == 1 && result[i] == nil {
             let c = mm.outputs[0]
             guard isFloat32(c), let n = g.type(of: c).staticShape?.last, !outputs.contains(c) else { continue }
             var fusion = Fusion(activation: .identity, covered: [], output: c)
