@@ -11,6 +11,7 @@
 // bits do not depend on how the work is split into tiles, blocks or threads.
 #include "ckernels.h"
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MR YC_CONV_MR
@@ -76,11 +77,12 @@ void yc_conv_phases(const float *src, long channels, long height, long width, lo
 }
 
 // An MR x (16 nv) tile: t[r][j] = sum over p of a[p][r] * b[off[p] + j], for the first `valid`
-// columns (loads past them are masked off, so a tile at the end of the input reads nothing beyond it).
-// nv is a constant in each caller, so the accumulators stay in registers.
+// columns (loads past them are masked off, so a tile at the end of the input reads nothing beyond it);
+// with `acc`, the chain continues from the sums already in t. nv is a constant in each caller, so the
+// accumulators stay in registers.
 __attribute__((target("avx512f"), always_inline))
 static inline void tile_avx512(const int nv, long k, const float *a, const float *b, const long *off, long valid, float *t,
-                               long ldt) {
+                               long ldt, int acc) {
     __mmask16 mask[3];
     for (int v = 0; v < nv; v++) {
         const long n = valid - 16 * v;
@@ -88,7 +90,7 @@ static inline void tile_avx512(const int nv, long k, const float *a, const float
     }
     __m512 c[MR][3];
     for (int r = 0; r < MR; r++)
-        for (int v = 0; v < nv; v++) c[r][v] = _mm512_setzero_ps();
+        for (int v = 0; v < nv; v++) c[r][v] = acc ? _mm512_loadu_ps(t + r * ldt + 16 * v) : _mm512_setzero_ps();
     for (long p = 0; p < k; p++) {
         const float *bp = b + off[p];
         __m512 bv[3];
@@ -106,15 +108,53 @@ static inline void tile_avx512(const int nv, long k, const float *a, const float
         for (int v = 0; v < nv; v++) _mm512_storeu_ps(t + r * ldt + 16 * v, c[r][v]);
 }
 
-__attribute__((target("avx512f"))) static void tile16(long k, const float *a, const float *b, const long *off, long valid, float *t,
-                                                      long ldt) { tile_avx512(1, k, a, b, off, valid, t, ldt); }
-__attribute__((target("avx512f"))) static void tile32(long k, const float *a, const float *b, const long *off, long valid, float *t,
-                                                      long ldt) { tile_avx512(2, k, a, b, off, valid, t, ldt); }
-__attribute__((target("avx512f"))) static void tile48(long k, const float *a, const float *b, const long *off, long valid, float *t,
-                                                      long ldt) { tile_avx512(3, k, a, b, off, valid, t, ldt); }
+#define YC_TILE(name, nv)                                                                                            \
+    __attribute__((target("avx512f"))) static void name(long k, const float *a, const float *b, const long *off, long valid, \
+                                                        float *t, long ldt, int acc) {                                   \
+        tile_avx512(nv, k, a, b, off, valid, t, ldt, acc);                                                               \
+    }
+YC_TILE(tile16, 1)
+YC_TILE(tile32, 2)
+YC_TILE(tile48, 3)
+
+typedef void (*tile_fn)(long, const float *, const float *, const long *, long, float *, long, int);
+
+// The narrowest tile that holds `valid` columns (the last of a small image's row block).
+static tile_fn narrowest(long valid) { return valid > 32 ? tile48 : valid > 16 ? tile32 : tile16; }
+
+// Taps per pass when a product has many (KC), and output channels per pass (MC, a multiple of MR):
+// a pass's weights (MC x KC) stay in L2 and a tile's columns of its taps (KC x NR) in L1.
+#define KC 256
+#define MC 256
+
+// Many taps: the sums of each pass over KC taps continue in a buffer of the block's columns (garbage
+// columns included), copied to the output at the end. Returns 0 when the buffer cannot be had.
+static int conv_rows_blocked(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow,
+                             long plane, long r0, long r1, float *dst) {
+    const long q0 = r0 * wq, q1 = r1 * wq, ncols = (q1 - q0 + NR - 1) / NR * NR;
+    float *sums = malloc(sizeof(float) * MC * ncols);
+    if (!sums) return 0;
+    for (long i0 = 0; i0 < m; i0 += MC) {
+        const long i1 = i0 + MC < m ? i0 + MC : m;
+        for (long p0 = 0; p0 < k; p0 += KC) {
+            const long kk = k - p0 < KC ? k - p0 : KC;
+            for (long q = q0; q < q1; q += NR) {
+                const long valid = q1 - q < NR ? q1 - q : NR;
+                const tile_fn tile = narrowest(valid);
+                for (long i = i0; i < i1; i += MR)
+                    tile(kk, packed + i * k + p0 * MR, src + q, off + p0, valid, sums + (i - i0) * ncols + (q - q0), ncols, p0 > 0);
+            }
+        }
+        for (long i = i0; i < i1; i++)
+            for (long y = r0; y < r1; y++) memcpy(dst + i * plane + y * ow, sums + (i - i0) * ncols + (y * wq - q0), sizeof(float) * ow);
+    }
+    free(sums);
+    return 1;
+}
 
 void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
                   long r0, long r1, float *dst) {
+    if (k > 2 * KC && conv_rows_blocked(packed, m, k, off, src, wq, ow, plane, r0, r1, dst)) return;
     float tile[MR * NR];
     const long q0 = r0 * wq, q1 = r1 * wq;
     // Output channels per pass over the columns: their packed weights (mc x k) stay in L2 meanwhile.
@@ -130,11 +170,10 @@ void yc_conv_rows(const float *packed, long m, long k, const long *off, const fl
             for (long i = i0; i < i1; i += MR) {
                 const long rows = i1 - i < MR ? i1 - i : MR;
                 if (inRow && rows == MR) {
-                    tile48(k, packed + i * k, src + q, off, NR, dst + i * plane + oy * ow + ox, plane);
+                    tile48(k, packed + i * k, src + q, off, NR, dst + i * plane + oy * ow + ox, plane, 0);
                     continue;
                 }
-                // The narrowest tile that holds the valid columns (the last of a small image's).
-                (valid > 32 ? tile48 : valid > 16 ? tile32 : tile16)(k, packed + i * k, src + q, off, valid, tile, NR);
+                narrowest(valid)(k, packed + i * k, src + q, off, valid, tile, NR, 0);
                 // The tile's stored columns, one run per output row it spans.
                 for (long s = q, end = q + valid; s < end;) {
                     const long y = s / wq, x = s - y * wq, rowEnd = (y + 1) * wq < end ? (y + 1) * wq : end;
