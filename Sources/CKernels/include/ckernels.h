@@ -28,10 +28,12 @@ typedef enum yc_activation {
 /// LeakyRelu's alpha, HardSigmoid's alpha and beta, Clip's bounds, or GELU's three constants (with gamma).
 void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta, float gamma);
 
-/// One channel of a depthwise convolution over its stride phases (yc_conv_phases): dst (oh x ow, zeroed by the
-/// caller) += weights[p] * phases[off[p] + oy * wq + ox] for each tap p in order.
+/// One channel of a depthwise convolution over its stride phases (yc_conv_phases): dst (oh x ow) = the
+/// sum of weights[p] * phases[off[p] + oy * wq + ox] over the taps p in order. `acc` holds
+/// yc_depthwise_chunk_rows(wq) * wq floats.
 void yc_depthwise_phases(const float *phases, long wq, const long *off, const float *weights, long taps, long oh, long ow,
-                         float *dst);
+                         float *acc, float *dst);
+long yc_depthwise_chunk_rows(long wq);
 
 /// Max pooling of one plane (h x w) into dst (oh x ow), every window holding at least one input
 /// position; returns 1 when a window reads NaN (dst is then unfinished). `scratch` holds

@@ -75,16 +75,18 @@ extension Kernels {
                     let layout = ConvPhases(height: h, width: wd, window: win, kh: kh, kw: kw, channels: 1, asIs: false)
                     let taps = kh * kw
                     let workers = parallelWorkers(n * c, threads: threads)
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * (layout.channelFloats + layout.wq))
+                    // Per worker: one channel's phases with their zeroed tail, and the accumulator rows.
+                    let phaseFloats = layout.channelFloats + layout.wq
+                    let perWorker = phaseFloats + yc_depthwise_chunk_rows(layout.wq) * layout.wq
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * perWorker)
                     defer { scratch.deallocate() }
                     layout.offsets.withUnsafeBufferPointer { ob in
                         parallelTasks(n * c, threads: threads) { worker, t in
                             let ch = t % c
-                            let dst = yp + t * plane, phases = scratch + worker * (layout.channelFloats + layout.wq)
+                            let dst = yp + t * plane, phases = scratch + worker * perWorker
                             layout.fill(from: xp + t * h * wd, into: phases)
                             (phases + layout.channelFloats).update(repeating: 0, count: layout.wq)
-                            dst.update(repeating: 0, count: plane)
-                            yc_depthwise_phases(phases, layout.wq, ob.baseAddress!, wp + ch * taps, taps, oh, ow, dst)
+                            yc_depthwise_phases(phases, layout.wq, ob.baseAddress!, wp + ch * taps, taps, oh, ow, phases + phaseFloats, dst)
                             activation.apply(dst, count: plane, bias: biasOf(ch))
                         }
                     }
