@@ -214,6 +214,25 @@ final class FastKernelTests: XCTestCase {
         }), ["Conv", "ReduceMax", "Clip"])
     }
 
+    /// A float32 Transpose that moves the contiguous axis runs as blocked 2-D transposes; the general
+    /// strided copy (here on the same values in float64) must give the same elements.
+    func testBlockedTransposeMatchesTheStridedCopy() throws {
+        var rng = SplitMix64(seed: 24)
+        for (shape, perm) in [([1, 3, 85, 80, 80], [0, 1, 3, 4, 2]), ([2, 37, 19], [0, 2, 1]), ([5, 1, 33, 17], [3, 1, 0, 2]),
+                              ([4, 6, 7, 3], [2, 3, 0, 1]), ([17, 18], [1, 0])] {
+            let x = Self.randomTensor(shape, &rng)
+            func run(_ dtype: DType) throws -> Tensor {
+                let gb = GraphBuilder(name: "transpose", parameters: ZeroParameters())
+                let xi = gb.input("x", TensorType(dtype, shape))
+                gb.output(try gb.op("Transpose", [xi], ["perm": .ints(perm)]), name: "y")
+                let input = dtype == .float32 ? x : Tensor(shape: shape, doubles: x.floats.map(Double.init))
+                return try KernelThreads.$count.withValue(2) { try Interpreter(gb.finish()).run([input])[0] }
+            }
+            let general = try run(.float64)
+            assertSameBits(try run(.float32), Tensor(shape: general.shape, floats: general.doubles.map(Float.init)), "\(shape) \(perm)")
+        }
+    }
+
     /// Softmax's row maximum runs over sixteen lanes: rows of every length around the lanes' edges
     /// agree with softmax in double, and a NaN anywhere (or an infinity) makes the whole row NaN, as the
     /// one-lane maximum does.

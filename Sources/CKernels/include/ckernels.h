@@ -47,6 +47,9 @@ typedef enum yc_binary { YC_ADD = 0, YC_SUB = 1, YC_MUL = 2, YC_DIV = 3 } yc_bin
 /// y[i] = a[i * sa] op b[i * sb] for i < n, each stride 0 or 1 (binary.c).
 void yc_binary_floats(yc_binary op, const float *a, long sa, const float *b, long sb, float *y, long n);
 
+/// dst[j * ldd + i] = src[i * lds + j] for i < ni, j < nj (transpose.c).
+void yc_transpose_floats(const float *src, long lds, float *dst, long ldd, long ni, long nj);
+
 /// One task of a parallel loop: `worker` is the thread's number (0 for the caller) and `task` the task's.
 typedef void (*yc_task_fn)(void *ctx, size_t worker, size_t task);
 /// Runs fn(ctx, worker, task) for every task in 0..<tasks on the caller and up to threads - 1 pool

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Kernels of the operators that move data without arithmetic (Operators/Layout.swift): each is a
 /// strided view made contiguous, an index map gathered, or a copy of blocks.
 extension Kernels {
@@ -278,11 +280,44 @@ extension Tensor {
         var t = self
         t.shape = shape
         switch dtype.storage {
-        case .floats: t.floats = gatherStrided(floats, shape, offset, steps)
+        case .floats: t.floats = gatherStridedFloats(floats, shape, offset, steps)
         case .doubles: t.doubles = gatherStrided(doubles, shape, offset, steps)
         case .ints: t.ints = gatherStrided(ints, shape, offset, steps)
         }
         return t
+    }
+}
+
+/// `gatherStrided` for float32, where a transpose moves the source's contiguous axis away from the
+/// last: each 2-D slice of (that axis, the last) runs as a transpose in cache-sized blocks
+/// (Sources/CKernels/transpose.c), reading and writing whole cache lines, the slices split across threads.
+func gatherStridedFloats(_ x: [Float], _ shape: [Int], _ offset: Int, _ steps: [Int]) -> [Float] {
+    let rank = shape.count
+    guard rank >= 2, shape[rank - 1] > 1, steps[rank - 1] != 1,
+          let j = (0..<(rank - 1)).last(where: { steps[$0] == 1 && shape[$0] > 1 }), !x.isEmpty
+    else { return gatherStrided(x, shape, offset, steps) }
+    let count = shape.reduce(1, *)
+    let strides = contiguousStrides(shape)
+    let outer = (0..<(rank - 1)).filter { $0 != j }
+    let slices = outer.reduce(1) { $0 * shape[$1] }
+    let (ni, nj) = (shape[rank - 1], shape[j])
+    return [Float](unsafeUninitializedCapacity: count) { yb, initialized in
+        x.withUnsafeBufferPointer { xb in
+            let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
+            parallelRanges(slices, threads: KernelThreads.count, grain: Swift.max(1, (1 << 14) / (ni * nj))) { range in
+                for slice in range {
+                    var r = slice, from = offset, to = 0
+                    for a in outer.reversed() {
+                        let i = r % shape[a]
+                        r /= shape[a]
+                        from += i * steps[a]
+                        to += i * strides[a]
+                    }
+                    yc_transpose_floats(xp + from, steps[rank - 1], yp + to, strides[j], ni, nj)
+                }
+            }
+        }
+        initialized = count
     }
 }
 
