@@ -233,6 +233,30 @@ final class FastKernelTests: XCTestCase {
         }
     }
 
+    /// LayerNormalization writes over its input when handed over, four rows at a time: the same bits
+    /// as when the input must stay (a graph output), and within 1e-6 of the same graph in float64.
+    func testLayerNormOverItsHandedOverInput() throws {
+        var rng = SplitMix64(seed: 25)
+        for shape in [[1, 7, 96], [2, 3, 5, 33], [1, 1, 1]] {
+            let x = Self.randomTensor(shape, &rng), scale = Self.randomTensor([shape.last!], &rng), bias = Self.randomTensor([shape.last!], &rng)
+            func run(_ dtype: DType, keepInput: Bool) throws -> Tensor {
+                let gb = GraphBuilder(name: "ln", parameters: ZeroParameters())
+                let xi = gb.input("x", TensorType(dtype, shape))
+                func constant(_ t: Tensor) -> ValueID { gb.constant(dtype == .float32 ? t : Tensor(shape: t.shape, doubles: t.floats.map(Double.init))) }
+                let shifted = try gb.op("Add", [xi, constant(Tensor(shape: [1], floats: [0.5]))])
+                gb.output(try gb.op("LayerNormalization", [shifted, constant(scale), constant(bias)], ["axis": .int(-1)]), name: "y")
+                if keepInput { gb.output(shifted, name: "shifted") }
+                let input = dtype == .float32 ? x : Tensor(shape: shape, doubles: x.floats.map(Double.init))
+                return try KernelThreads.$count.withValue(2) { try Interpreter(gb.finish()).run([input])[0] }
+            }
+            let over = try run(.float32, keepInput: false)
+            assertSameBits(over, try run(.float32, keepInput: true), "\(shape)")
+            let wide = try run(.float64, keepInput: false)
+            let err = zip(over.floats, wide.doubles).map { abs(Double($0) - $1) }.max() ?? .nan
+            XCTAssertLessThanOrEqual(err, 1e-5, "\(shape)")
+        }
+    }
+
     /// Softmax's row maximum runs over sixteen lanes: rows of every length around the lanes' edges
     /// agree with softmax in double, and a NaN anywhere (or an infinity) makes the whole row NaN, as the
     /// one-lane maximum does.

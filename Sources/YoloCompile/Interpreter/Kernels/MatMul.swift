@@ -18,11 +18,11 @@ extension Kernels {
         /// blocks (`parallelGemm`).
         let threads = ctx.threads
         func products<T: GemmElement>(_ av: [T], _ bv: [T]) -> [T] {
-            var y = [T](repeating: 0, count: count * m * n)
-            guard m > 0 && n > 0 && k > 0 else { return y }
+            guard m > 0 && n > 0 && k > 0 else { return [T](repeating: 0, count: count * m * n) }
+            // Every product writes all of its output (beta 0), so the output starts uninitialised.
+            return [T](unsafeUninitializedCapacity: count * m * n) { yp, initialized in
             av.withUnsafeBufferPointer { ap in
             bv.withUnsafeBufferPointer { bp in
-            y.withUnsafeMutableBufferPointer { yp in
                 let (a, b, y) = (ap.baseAddress!, bp.baseAddress!, yp.baseAddress!)
                 if count > 1, bo.allSatisfy({ $0 == 0 }), ao == (0..<count).map({ $0 * m * k }) {
                     // One B for every batch entry, and A's matrices one after another: a Linear layer
@@ -36,8 +36,9 @@ extension Kernels {
                 } else {
                     T.parallelGemm(false, false, m, n, k, a, k, b, n, y, n, threads: threads)
                 }
-            } } }
-            return y
+            } }
+            initialized = count * m * n
+            }
         }
         switch a.dtype.storage {
         case .floats:

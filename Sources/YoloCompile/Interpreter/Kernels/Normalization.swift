@@ -102,7 +102,7 @@ extension Kernels {
 
     /// LayerNormalization over the axes from `axis` on, with the optional Mean and InvStdDev outputs.
     static let layerNorm: Kernel = { ctx in
-        let x = try ctx.input(0)
+        var x = try ctx.takeInput(0)
         let axis = ctx.attributes.int("axis") < 0 ? ctx.attributes.int("axis") + x.shape.count : ctx.attributes.int("axis")
         let eps = Double(ctx.attributes.float("epsilon"))
         let rows = x.shape[..<axis].reduce(1, *), n = x.shape[axis...].reduce(1, *)
@@ -118,29 +118,52 @@ extension Kernels {
         var means = [Float](repeating: 0, count: rows), inverse = [Float](repeating: 0, count: rows)
         let out: Tensor
         if x.dtype == .float32, let scale {
+            // Over the input where the interpreter hands it over (`reusesInput`): moved out of x, so
+            // that writing it copies nothing.
             var y = x.floats
+            x.floats = []
             y.withUnsafeMutableBufferPointer { yb in
             means.withUnsafeMutableBufferPointer { mb in
             inverse.withUnsafeMutableBufferPointer { ib in
               let (yp, means, inverse) = (yb.baseAddress!, mb.baseAddress!, ib.baseAddress!)
-              // Rows are independent: split across threads.
+              /// Row r normalised with its mean and summed squared deviations.
+              func normalize(_ r: Int, _ mean: Double, _ squares: Double) {
+                  let base = r * n
+                  let inv = 1 / (squares / Double(n) + eps).squareRoot()
+                  means[r] = Float(mean)
+                  inverse[r] = Float(inv)
+                  for i in 0..<n {
+                      var v = Float((Double(yp[base + i]) - mean) * inv)
+                      v *= Float(scale[i])
+                      if let bias { v += Float(bias[i]) }
+                      yp[base + i] = v
+                  }
+              }
+              // Rows are independent: split across threads. Each row's sums run in order in double,
+              // four rows at a time so that four chains of additions overlap.
               parallelRanges(rows, threads: ctx.threads, grain: Swift.max(1, (1 << 13) / Swift.max(n, 1))) { range in
-                for r in range {
-                    let base = r * n
-                    var mean: Double = 0
-                    for i in 0..<n { mean += Double(yp[base + i]) }
-                    mean /= Double(n)
-                    var variance: Double = 0
-                    for i in 0..<n { let d = Double(yp[base + i]) - mean; variance += d * d }
-                    let inv = 1 / (variance / Double(n) + eps).squareRoot()
-                    means[r] = Float(mean)
-                    inverse[r] = Float(inv)
+                var r = range.lowerBound
+                while r + 4 <= range.upperBound {
+                    let (a, b, c, d) = (yp + r * n, yp + (r + 1) * n, yp + (r + 2) * n, yp + (r + 3) * n)
+                    var (ma, mb, mc, md): (Double, Double, Double, Double) = (0, 0, 0, 0)
+                    for i in 0..<n { ma += Double(a[i]); mb += Double(b[i]); mc += Double(c[i]); md += Double(d[i]) }
+                    (ma, mb, mc, md) = (ma / Double(n), mb / Double(n), mc / Double(n), md / Double(n))
+                    var (sa, sb, sc, sd): (Double, Double, Double, Double) = (0, 0, 0, 0)
                     for i in 0..<n {
-                        var v = Float((Double(yp[base + i]) - mean) * inv)
-                        v *= Float(scale[i])
-                        if let bias { v += Float(bias[i]) }
-                        yp[base + i] = v
+                        let (da, db, dc, dd) = (Double(a[i]) - ma, Double(b[i]) - mb, Double(c[i]) - mc, Double(d[i]) - md)
+                        sa += da * da; sb += db * db; sc += dc * dc; sd += dd * dd
                     }
+                    normalize(r, ma, sa); normalize(r + 1, mb, sb); normalize(r + 2, mc, sc); normalize(r + 3, md, sd)
+                    r += 4
+                }
+                for row in r..<range.upperBound {
+                    let p = yp + row * n
+                    var mean: Double = 0
+                    for i in 0..<n { mean += Double(p[i]) }
+                    mean /= Double(n)
+                    var squares: Double = 0
+                    for i in 0..<n { let d = Double(p[i]) - mean; squares += d * d }
+                    normalize(row, mean, squares)
                 }
               }
             } } }
