@@ -43,16 +43,20 @@ extension Kernels {
         let groupFloats = (mg + Int(YC_CONV_MR) - 1) / Int(YC_CONV_MR) * Int(YC_CONV_MR) * k
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: g * groupFloats)
         defer { packed.deallocate() }
-        parallelRanges(g, threads: threads, grain: Swift.max(1, (1 << 16) / Swift.max(groupFloats, 1))) { range in
-            for gi in range { yc_conv_pack_weights(wp + gi * mg * k, mg, k, packed + gi * groupFloats) }
+        // Each group's weights panel by panel (a panel packs alone), the panels split across threads.
+        let mr = Int(YC_CONV_MR)
+        let panels = (mg + mr - 1) / mr
+        parallelRanges(g * panels, threads: threads, grain: Swift.max(1, (1 << 15) / Swift.max(mr * k, 1))) { range in
+            for t in range {
+                let (gi, o0) = (t / panels, (t % panels) * mr)
+                yc_conv_pack_weights(wp + (gi * mg + o0) * k, Swift.min(mr, mg - o0), k, packed + gi * groupFloats + o0 * k)
+            }
         }
 
         // Tasks of a block of about eight 48-column tiles of output rows and, where that leaves too few
         // tasks to share, a block of output channels (in whole weight panels). Any split gives the same bits.
-        let mr = Int(YC_CONV_MR)
         let rows = Swift.max(1, Swift.min(oh, 384 / Swift.max(wq, 1)))
         let blocks = (oh + rows - 1) / rows
-        let panels = (mg + mr - 1) / mr
         let channelBlocks = Swift.min(panels, Swift.max(1, (4 * threads + n * g * blocks - 1) / (n * g * blocks)))
         let panelsPerBlock = (panels + channelBlocks - 1) / channelBlocks
         layout.offsets.withUnsafeBufferPointer { ob in
