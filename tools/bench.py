@@ -177,7 +177,8 @@ def main():
               "`bench --profile`, one run, milliseconds per operator family"
               + (" (before -> after)" if BEFORE else "") + ". Conv includes the activations fused into it (a Conv followed by "
               "Sigmoid and Mul, Relu, LeakyRelu, HardSwish, HardSigmoid and Mul, or Clip runs as one kernel), and MatMul the bias Add "
-              "and GELU (Div, Erf, Add, Mul, Mul) fused into it; before, those count as elementwise.", "",
+              "and GELU (Div, Erf, Add, Mul, Mul) fused into it and attention's Softmax; before, those count as elementwise and "
+              "normalization.", "",
               "| model | " + " | ".join(f for f, _ in FAMILIES) + " |",
               "| --- | " + " | ".join("---:" for _ in FAMILIES) + " |"]
     for r in rows:
@@ -186,17 +187,19 @@ def main():
             now = r["prof"].get(f, 0.0)
             cells.append(f"{r['prof_before'].get(f, 0.0):.1f} -> {now:.1f}" if BEFORE else f"{now:.1f}")
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
-    lines += ["", "How: Conv runs as im2col + OpenBLAS sgemm over blocks of output rows sized for a core's L2 cache, with the "
-              "bias and any following activation applied to each block while it is in cache (the activation's nodes and the "
-              "Conv's own output tensor never exist); depthwise Conv is a direct loop per channel with the same output pass; a "
-              "MatMul by one matrix for every batch entry is one product, with its bias and GELU in one output pass. "
-              "The kernels split their own work across the threads (row blocks, channels, matrix columns, elementwise ranges, "
-              "pooling planes, copied rows, softmax rows) on workers that spin briefly between kernels, and OpenBLAS runs one "
-              "thread per call, with the kernels for the CPU's features (`bench` prints them). The output passes, depthwise loop, "
-              "Sigmoid and Softmax are C compiled for AVX-512, AVX2 and baseline x86-64 (picked at load time) without FMA "
-              "contraction, so every result keeps its bits: the test suite compares each fused and threaded path against the "
-              "plain one. Freed tensor memory stays in the heap for the next node, and Softmax writes over its input at the "
-              "input's last use."]
+    lines += ["", "How: where the CPU has AVX-512, Conv is a direct kernel (no im2col): the input copied once into zero-padded "
+              "stride phases, where each tap of an output row reads one contiguous run, and tiles of 8 output channels x 48 "
+              "positions accumulated in registers from packed weights, each output one chain of fused multiply-adds over its "
+              "taps in order (so its bits do not depend on the split); depthwise Conv runs over the same phases. The bias and "
+              "any following activation are applied to each block while it is in cache (the activation's nodes and the Conv's "
+              "own output never exist); a MatMul by one matrix for every batch entry is one product, with its bias and GELU "
+              "in one output pass; MatMul -> Softmax -> MatMul (attention) is one kernel over blocks of query rows, so the "
+              "scores never exist whole. The kernels split their own work across the threads on workers that spin briefly "
+              "between kernels, and OpenBLAS runs one thread per call, with the kernels for the CPU's features (`bench` prints "
+              "them). Arithmetic, pooling, transposes, softmax and the output passes are C compiled for AVX-512, AVX2 and "
+              "baseline x86-64 (picked at load time), computing what the plain kernels compute: the test suite compares each "
+              "fast path against a plain one. Freed tensor memory stays in the heap for the next node, and Softmax and "
+              "LayerNormalization write over their input at its last use."]
     lines += ["", "## Exporting from a YOLOv5 checkpoint", "",
               "`yolo-compile export best.pt -o best.onnx` on float16 checkpoints with YOLOv5's layout, made by "
               "`tools/make_checkpoint.py` (seeded weights; no PyTorch needed). Whole process, median of 3 runs; peak is "
