@@ -285,6 +285,24 @@ final class FastKernelTests: XCTestCase {
         }
     }
 
+    /// Float32 GlobalAveragePool sums four planes at a time across threads, each in order in double:
+    /// the same bits as the general loop on the same values in float64, rounded once.
+    func testGlobalAveragePoolMatchesTheGeneralLoop() throws {
+        var rng = SplitMix64(seed: 26)
+        for shape in [[2, 7, 5, 9], [1, 4, 1, 1], [1, 3, 33, 17], [3, 130, 4, 4]] {
+            let x = Self.randomTensor(shape, &rng)
+            func run(_ dtype: DType) throws -> Tensor {
+                let gb = GraphBuilder(name: "gap", parameters: ZeroParameters())
+                let xi = gb.input("x", TensorType(dtype, shape))
+                gb.output(try gb.op("GlobalAveragePool", [xi]), name: "y")
+                let input = dtype == .float32 ? x : Tensor(shape: shape, doubles: x.floats.map(Double.init))
+                return try KernelThreads.$count.withValue(2) { try Interpreter(gb.finish()).run([input])[0] }
+            }
+            let general = try run(.float64)
+            assertSameBits(try run(.float32), Tensor(shape: general.shape, floats: general.doubles.map(Float.init)), "\(shape)")
+        }
+    }
+
     /// MatMul -> Softmax -> MatMul runs as one kernel over blocks of query rows: within 1e-6 of the
     /// largest output of the three nodes run one by one (OpenBLAS may sum a block's products in another
     /// order than the whole matrix's), with batch axes broadcast (a shared k, v per head), blocks that

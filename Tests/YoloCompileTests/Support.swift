@@ -14,7 +14,7 @@ func temporaryFile(_ name: String, contents: String) -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("yolo-compile-tests-\(getpid())")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let path = dir.appendingPathComponent(name).path
-    FileManager.default.createFile(atPath: path, contents: Data(contents.utf8))
+    precondition(FileManager.default.createFile(atPath: path, contents: Data(contents.utf8)), "could not write \(path)")
     return path
 }
 

@@ -91,7 +91,7 @@ final class WeightsTests: XCTestCase {
 extension String {
     /// Writes bytes to this path and returns it.
     func withBytes(_ b: [UInt8]) -> String {
-        FileManager.default.createFile(atPath: self, contents: Data(b))
+        precondition(FileManager.default.createFile(atPath: self, contents: Data(b)), "could not write \(self)")
         return self
     }
 }

@@ -14,6 +14,8 @@ public struct Interpreter {
     public let graph: Graph
     private let plan: [PlannedNode]
     private let lastUse: [ValueID: Int]
+    /// The values each node's kernel releases after it runs (their last use), constants excepted.
+    private let released: [Int: [ValueID]]
     /// Fused activations by the convolution's node index, and the nodes they cover.
     private let fusions: [Int: OutputPassFusion.Fusion]
     private let covered: Set<Int>
@@ -56,6 +58,9 @@ public struct Interpreter {
         for i in graph.nodes.indices where !covered.contains(i) { for v in Self.reads(graph, i, fusions[i]) { last[v] = i } }
         for v in graph.outputs { last[v] = Int.max }
         self.lastUse = last
+        var released: [Int: [ValueID]] = [:]
+        for (v, i) in last where i != Int.max && graph.constants[v] == nil { released[i, default: []].append(v) }
+        self.released = released
     }
 
     /// Runs the graph on tensors for its inputs, in order, and returns its outputs in order.
@@ -126,7 +131,7 @@ public struct Interpreter {
                 }
             }
             for (v, t) in zip(outputs, results) { env[v] = t; live += Self.bytes(t.type) }
-            for v in Self.reads(graph, i, fused) where lastUse[v] == i && graph.constants[v] == nil {
+            for v in released[i] ?? [] {
                 if let t = env.removeValue(forKey: v) { live -= Self.bytes(t.type) }
             }
         }

@@ -25,8 +25,6 @@ extension Kernels {
                              bias: (Int) -> Float?, threads: Int) {
         let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
         let (m, cg, kh, kw) = (wShape[0], wShape[1], wShape[2], wShape[3])
-        let (sh, sw, dh, dw) = (win.strides[0], win.strides[1], win.dilations[0], win.dilations[1])
-        let p = win.pads
         let (oh, ow) = (out[2], out[3])
         let k = cg * kh * kw, plane = oh * ow, mg = m / g
         let layout = ConvPhases(height: h, width: wd, window: win, kh: kh, kw: kw, channels: cg, asIs: kh == 1 && kw == 1)
@@ -40,12 +38,11 @@ extension Kernels {
             }
         }
         let source = phases.map { UnsafePointer($0) } ?? xp
-        let groupFloats = (mg + Int(YC_CONV_MR) - 1) / Int(YC_CONV_MR) * Int(YC_CONV_MR) * k
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: g * groupFloats)
-        defer { packed.deallocate() }
         // Each group's weights panel by panel (a panel packs alone), the panels split across threads.
         let mr = Int(YC_CONV_MR)
-        let panels = (mg + mr - 1) / mr
+        let panels = (mg + mr - 1) / mr, groupFloats = panels * mr * k
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: g * groupFloats)
+        defer { packed.deallocate() }
         parallelRanges(g * panels, threads: threads, grain: Swift.max(1, (1 << 15) / Swift.max(mr * k, 1))) { range in
             for t in range {
                 let (gi, o0) = (t / panels, (t % panels) * mr)

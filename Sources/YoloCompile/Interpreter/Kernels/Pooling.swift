@@ -210,7 +210,8 @@ extension Kernels {
                                 let (a, b, c, d) = (xp + p0 * inner, xp + (p0 + 1) * inner, xp + (p0 + 2) * inner, xp + (p0 + 3) * inner)
                                 var (s0, s1, s2, s3): (Double, Double, Double, Double) = (0, 0, 0, 0)
                                 for i in 0..<inner { s0 += Double(a[i]); s1 += Double(b[i]); s2 += Double(c[i]); s3 += Double(d[i]) }
-                                for (k, s) in [s0, s1, s2, s3].enumerated() { yp[p0 + k] = Float(s / Double(inner)) }
+                                let count = Double(inner)
+                                (yp[p0], yp[p0 + 1], yp[p0 + 2], yp[p0 + 3]) = (Float(s0 / count), Float(s1 / count), Float(s2 / count), Float(s3 / count))
                             } else {
                                 for p in p0..<planes {
                                     var s: Double = 0
