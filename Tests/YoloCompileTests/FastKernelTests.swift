@@ -162,6 +162,21 @@ final class FastKernelTests: XCTestCase {
         XCTAssertNil(differ, "\(message): element \(differ ?? -1) differs")
     }
 
+    /// One `op` node over `x` in float32 (the fast path) and over the same values in float64 (the
+    /// general loop, whose comparisons and sums are exact or in double): the float32 result must be the
+    /// float64 one rounded, bit for bit.
+    func assertFloat32MatchesFloat64(_ op: String, _ x: Tensor, _ attributes: [String: Attribute] = [:], _ message: String) throws {
+        func run(_ dtype: DType) throws -> Tensor {
+            let gb = GraphBuilder(name: op, parameters: ZeroParameters())
+            let xi = gb.input("x", TensorType(dtype, x.shape))
+            gb.output(try gb.op(op, [xi], attributes), name: "y")
+            let input = dtype == .float32 ? x : Tensor(shape: x.shape, doubles: x.floats.map(Double.init))
+            return try KernelThreads.$count.withValue(2) { try Interpreter(gb.finish()).run([input])[0] }
+        }
+        let general = try run(.float64)
+        assertSameBits(try run(.float32), Tensor(shape: general.shape, floats: general.doubles.map(Float.init)), "\(op) \(message)")
+    }
+
     func testFusedActivationsGiveTheUnfusedBits() throws {
         var rng = SplitMix64(seed: 16)
         let cases = Self.randomCases(Self.activations.count * 3, seed: 1616)
@@ -220,16 +235,7 @@ final class FastKernelTests: XCTestCase {
         var rng = SplitMix64(seed: 24)
         for (shape, perm) in [([1, 3, 85, 80, 80], [0, 1, 3, 4, 2]), ([2, 37, 19], [0, 2, 1]), ([5, 1, 33, 17], [3, 1, 0, 2]),
                               ([4, 6, 7, 3], [2, 3, 0, 1]), ([17, 18], [1, 0])] {
-            let x = Self.randomTensor(shape, &rng)
-            func run(_ dtype: DType) throws -> Tensor {
-                let gb = GraphBuilder(name: "transpose", parameters: ZeroParameters())
-                let xi = gb.input("x", TensorType(dtype, shape))
-                gb.output(try gb.op("Transpose", [xi], ["perm": .ints(perm)]), name: "y")
-                let input = dtype == .float32 ? x : Tensor(shape: shape, doubles: x.floats.map(Double.init))
-                return try KernelThreads.$count.withValue(2) { try Interpreter(gb.finish()).run([input])[0] }
-            }
-            let general = try run(.float64)
-            assertSameBits(try run(.float32), Tensor(shape: general.shape, floats: general.doubles.map(Float.init)), "\(shape) \(perm)")
+            try assertFloat32MatchesFloat64("Transpose", Self.randomTensor(shape, &rng), ["perm": .ints(perm)], "\(shape) \(perm)")
         }
     }
 
@@ -290,16 +296,7 @@ final class FastKernelTests: XCTestCase {
     func testGlobalAveragePoolMatchesTheGeneralLoop() throws {
         var rng = SplitMix64(seed: 26)
         for shape in [[2, 7, 5, 9], [1, 4, 1, 1], [1, 3, 33, 17], [3, 130, 4, 4]] {
-            let x = Self.randomTensor(shape, &rng)
-            func run(_ dtype: DType) throws -> Tensor {
-                let gb = GraphBuilder(name: "gap", parameters: ZeroParameters())
-                let xi = gb.input("x", TensorType(dtype, shape))
-                gb.output(try gb.op("GlobalAveragePool", [xi]), name: "y")
-                let input = dtype == .float32 ? x : Tensor(shape: shape, doubles: x.floats.map(Double.init))
-                return try KernelThreads.$count.withValue(2) { try Interpreter(gb.finish()).run([input])[0] }
-            }
-            let general = try run(.float64)
-            assertSameBits(try run(.float32), Tensor(shape: general.shape, floats: general.doubles.map(Float.init)), "\(shape)")
+            try assertFloat32MatchesFloat64("GlobalAveragePool", Self.randomTensor(shape, &rng), [:], "\(shape)")
         }
     }
 
@@ -346,19 +343,15 @@ final class FastKernelTests: XCTestCase {
             let pads = [pick(0...(kh - 1) / 2), pick(0...(kw - 1) / 2), pick(0...(kh - 1) / 2), pick(0...(kw - 1) / 2)]
             let shape = [pick(1...2), pick(1...5), pick(1...23), pick(1...29)]
             guard shape[2] + pads[0] + pads[2] >= dh * (kh - 1) + 1, shape[3] + pads[1] + pads[3] >= dw * (kw - 1) + 1 else { continue }
-            let values: [Float] = (0..<shape.reduce(1, *)).map { _ in [0, -0.0, 1, -1, .infinity][pick(0...4)] + (pick(0...1) == 0 ? 0 : rng.nextUnitFloat()) }
+            // Exact values (zeros of both signs, ties) half the time, so that ties decide.
+            let values: [Float] = (0..<shape.reduce(1, *)).map { _ in
+                let v: Float = [0, -0.0, 1, -1, .infinity][pick(0...4)]
+                return pick(0...1) == 0 ? v : v + rng.nextUnitFloat()
+            }
             let attributes: [String: Attribute] = ["kernel_shape": .ints([kh, kw]), "strides": .ints([sh, sw]), "dilations": .ints([dh, dw]),
                                                    "pads": .ints(pads)]
-            func run(_ dtype: DType) throws -> Tensor {
-                let gb = GraphBuilder(name: "pool", parameters: ZeroParameters())
-                let x = gb.input("x", TensorType(dtype, shape))
-                gb.output(try gb.op("MaxPool", [x], attributes), name: "y")
-                let input = dtype == .float32 ? Tensor(shape: shape, floats: values) : Tensor(shape: shape, doubles: values.map(Double.init))
-                return try KernelThreads.$count.withValue(2) { try Interpreter(gb.finish()).run([input])[0] }
-            }
-            let general = try run(.float64)
-            assertSameBits(try run(.float32), Tensor(shape: general.shape, floats: general.doubles.map(Float.init)),
-                           "kernel (\(kh),\(kw)) strides (\(sh),\(sw)) dilations (\(dh),\(dw)) pads \(pads) input \(shape)")
+            try assertFloat32MatchesFloat64("MaxPool", Tensor(shape: shape, floats: values), attributes,
+                                            "kernel (\(kh),\(kw)) strides (\(sh),\(sw)) dilations (\(dh),\(dw)) pads \(pads) input \(shape)")
             checked += 1
         }
     }
