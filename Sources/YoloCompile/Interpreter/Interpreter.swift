@@ -8,7 +8,8 @@ import Dispatch
 /// Each intermediate tensor is released after its last use, so peak memory is the live set.
 ///
 /// A float32 Conv whose only use is an activation runs with the activation fused into its output
-/// pass (`OutputPassFusion`; `fusing: false` runs every node on its own, the plain path the
+/// pass, a MatMul with its bias and GELU, and MatMul -> Softmax -> MatMul as one attention kernel
+/// (`OutputPassFusion`; `fusing: false` runs every node on its own, the plain path the
 /// tests compare against). Kernels split their work across `KernelThreads.count` threads.
 public struct Interpreter {
     public let graph: Graph

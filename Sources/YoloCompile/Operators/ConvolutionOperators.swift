@@ -31,9 +31,9 @@ extension Operators {
                 else { return im2col }
                 // Each padded side rounded up to a whole stride, plus a row of tail; the weights in panels of 8 rows.
                 let r = x.count - 2
-                let padded = (0..<r).map { Double(x[2 + $0] + win.pads[$0] + win.pads[r + $0] + win.strides[$0]) }
+                let padded = (0..<r).map { Double(x[2 + $0]) + Double(win.pads[$0]) + Double(win.pads[r + $0]) + Double(win.strides[$0]) }
                 let direct = (Double(x[0]) * Double(x[1]) * padded.reduce(1, *) + (padded.last ?? 0)
-                              + Double(w[0] + 8 * max(a.int("group"), 1)) * Double(w[1]) * taps) / 2
+                              + (Double(w[0]) + 8 * Double(max(a.int("group"), 1))) * Double(w[1]) * taps) / 2
                 return max(im2col, direct)
             }
         },

@@ -3,8 +3,9 @@ import CKernels
 /// MatMul -> Softmax (last axis) -> MatMul as one kernel (`OutputPassFusion`): for each batch entry
 /// and block of query rows, the block's scores (q x k), their softmax and the product with v, while
 /// the block is in cache. The scores of a MobileViT layer at 576 (8 heads x 4 patches x 1296 x 1296
-/// floats, 215 MB) then never exist whole. Each block runs the same products, row for row, as the
-/// unfused kernels, and the same softmax.
+/// floats, 215 MB) then never exist whole. The softmax is the unfused kernel's; the products are
+/// OpenBLAS's on a block of rows, which may sum in another order than on the whole matrix (within 1e-6
+/// of the output's scale, `FastKernelTests`).
 extension Kernels {
     static let attention: Kernel = { ctx in
         try ctx.requireBLAS()
