@@ -38,6 +38,12 @@ static const char *core_for_this_cpu(void) {
 static void load(void) {
     const char *core = core_for_this_cpu();
     if (core && !getenv("OPENBLAS_CORETYPE")) setenv("OPENBLAS_CORETYPE", core, 0);
+    // OpenBLAS starts its thread pool as it loads, sized by this variable (or the core count), and
+    // each pool thread spins in sched_yield for about a tenth of a second after loading and after every
+    // threaded call. openblas_set_num_threads(1) below keeps the calls on one thread but leaves the pool
+    // spinning: on a 2-vCPU machine that stole a core from the interpreter's own workers (a 1 ms kernel
+    // took 8 ms). Every call runs on its caller's thread, so the pool is never wanted.
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     void *lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         snprintf(error, sizeof error, "OpenBLAS could not be loaded (%s); install libopenblas0 (tools/setup.sh does)", dlerror());

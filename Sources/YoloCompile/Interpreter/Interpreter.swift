@@ -185,6 +185,10 @@ public struct KernelTiming: Sendable {
     /// The (last) output's shape.
     public let outputShape: [Int]
     public let nanoseconds: UInt64
+
+    public init(op: String, node: String, outputShape: [Int], nanoseconds: UInt64) {
+        (self.op, self.node, self.outputShape, self.nanoseconds) = (op, node, outputShape, nanoseconds)
+    }
 }
 
 /// Checks the tensors given for a graph's inputs against its declared input types: element types
