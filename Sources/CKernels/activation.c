@@ -3,7 +3,7 @@
 // same operations in the same order and precision, Swift's min/max spelled as its ternaries), so
 // fusing changes no bit. Without a bias nothing is added (adding 0 would turn -0 into +0).
 #include "ckernels.h"
-#include "vexp.h"
+#include "vmath.h"
 #include <math.h>
 
 #pragma clang fp contract(off)
@@ -31,8 +31,8 @@ static inline float hard_sigmoid_mul(float v, double a, double b) {
     t = 1.0 < t ? 1.0 : t;
     return v * (float)t;
 }
-// Div(x, d) -> Erf -> Add(one) -> Mul(x, .) -> Mul(half): GELU as torch.onnx writes it, erff as libm computes it.
-static inline float gelu(float v, float d, float one, float half) { return (v * (erff(v / d) + one)) * half; }
+// Div(x, d) -> Erf -> Add(one) -> Mul(x, .) -> Mul(half): GELU as torch.onnx writes it, erf as the Erf kernel computes it.
+__attribute__((always_inline)) static inline float gelu(float v, float d, float one, float half) { return (v * (yc_erff(v / d) + one)) * half; }
 static inline float clip(float v, float lo, float hi) {
     float t = v < lo ? lo : v;
     return t > hi ? hi : t;

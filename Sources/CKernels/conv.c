@@ -129,8 +129,16 @@ static tile_fn narrowest(long valid) { return valid > 32 ? tile48 : valid > 16 ?
 
 // Many taps: the sums of each pass over KC taps continue in a buffer of the block's columns (garbage
 // columns included), copied to the output at the end. Returns 0 when the buffer cannot be had.
+// The output pass over channels [i0, i1) of rows [r0, r1), while they are in cache.
+static void output_pass(const yc_output_pass *pass, float *dst, long plane, long ow, long r0, long r1, long i0, long i1) {
+    if (pass->act == YC_IDENTITY && !pass->bias) return;
+    for (long i = i0; i < i1; i++)
+        yc_bias_activation(dst + i * plane + r0 * ow, (size_t)((r1 - r0) * ow), pass->bias ? pass->bias[i] : 0.0f, pass->bias != NULL,
+                           pass->act, pass->alpha, pass->beta, pass->gamma);
+}
+
 static int conv_rows_blocked(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow,
-                             long plane, long r0, long r1, float *dst) {
+                             long plane, long r0, long r1, float *dst, const yc_output_pass *pass) {
     const long q0 = r0 * wq, q1 = r1 * wq, ncols = (q1 - q0 + NR - 1) / NR * NR;
     float *sums = malloc(sizeof(float) * MC * ncols);
     if (!sums) return 0;
@@ -145,21 +153,25 @@ static int conv_rows_blocked(const float *packed, long m, long k, const long *of
                     tile(kk, packed + i * k + p0 * MR, src + q, off + p0, valid, sums + (i - i0) * ncols + (q - q0), ncols, p0 > 0);
             }
         }
-        for (long i = i0; i < i1; i++)
+        for (long i = i0; i < i1; i++) {
             for (long y = r0; y < r1; y++) memcpy(dst + i * plane + y * ow, sums + (i - i0) * ncols + (y * wq - q0), sizeof(float) * ow);
+            output_pass(pass, dst, plane, ow, r0, r1, i, i + 1);
+        }
     }
     free(sums);
     return 1;
 }
 
 void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
-                  long r0, long r1, float *dst) {
-    if (k > 2 * KC && conv_rows_blocked(packed, m, k, off, src, wq, ow, plane, r0, r1, dst)) return;
+                  long r0, long r1, float *dst, const yc_output_pass *pass) {
+    if (k > 2 * KC && conv_rows_blocked(packed, m, k, off, src, wq, ow, plane, r0, r1, dst, pass)) return;
     float tile[MR * NR];
     const long q0 = r0 * wq, q1 = r1 * wq;
-    // Output channels per pass over the columns: their packed weights (mc x k) stay in L2 meanwhile.
-    long mc = (1L << 17) / (k > 0 ? k : 1) / MR * MR;
-    if (mc < MR) mc = MR;
+    // Output channels per pass over the columns: two panels, whose weights stay in L1 while the columns
+    // stream from L2. Fewer channels at a time means fewer output rows written at once (16 rather than
+    // all m), which the store prefetchers keep up with: 3-6% faster over whole models than one pass over
+    // all channels, most on the wide early layers. Their output pass then runs while they are in L1.
+    const long mc = 2 * MR;
     for (long i0 = 0; i0 < m; i0 += mc) {
         const long i1 = i0 + mc < m ? i0 + mc : m;
         for (long q = q0; q < q1; q += NR) {
@@ -186,5 +198,6 @@ void yc_conv_rows(const float *packed, long m, long k, const long *off, const fl
                 }
             }
         }
+        output_pass(pass, dst, plane, ow, r0, r1, i0, i1);
     }
 }

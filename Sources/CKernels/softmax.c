@@ -1,6 +1,6 @@
 // Softmax over the last axis: the exp loop is the cost, and it vectorises with the shared expf.
 #include "ckernels.h"
-#include "vexp.h"
+#include "vmath.h"
 
 #pragma clang fp contract(off)
 

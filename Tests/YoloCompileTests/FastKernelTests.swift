@@ -179,7 +179,12 @@ final class FastKernelTests: XCTestCase {
 
     func testFusedActivationsGiveTheUnfusedBits() throws {
         var rng = SplitMix64(seed: 16)
+        // The random cases, then, for every activation, output channels in several passes of the direct
+        // kernel (37 over 16 at a time) and a product deep enough for passes over its taps (630 taps).
+        let wide = [ConvCase(n: 1, c: 3, m: 37, g: 1, h: 9, w: 50, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [1, 1, 1, 1], bias: true),
+                    ConvCase(n: 1, c: 70, m: 20, g: 1, h: 6, w: 11, kh: 3, kw: 3, sh: 2, sw: 1, dh: 1, dw: 1, pads: [1, 0, 1, 2], bias: true)]
         let cases = Self.randomCases(Self.activations.count * 3, seed: 1616)
+            + Self.activations.indices.flatMap { _ in wide }
         for (i, cv) in cases.enumerated() {
             let act = Self.activations[i % Self.activations.count]
             var x = Self.randomTensor([cv.n, cv.c, cv.h, cv.w], &rng)
@@ -194,6 +199,38 @@ final class FastKernelTests: XCTestCase {
             XCTAssertEqual(labels, [act.label], "\(act.name): \(cv)")
             assertSameBits(fused, plain, "\(act.name): \(cv)")
         }
+    }
+
+    /// Erf (yc_erf, which GELU's output pass also uses) against erf in double over every 251st float of magnitude
+    /// up to 6 and both signs: within 2.1 ulp (libm's erff is within 1); exact at 0, at +-infinity
+    /// (+-1) and past 3.92 (+-1), sign-symmetric, NaN kept.
+    func testErfIsWithinTwoUlpsOfTheExactValue() throws {
+        var xs: [Float] = []
+        var bits: UInt32 = 0
+        while Float(bitPattern: bits) <= 6 { xs.append(Float(bitPattern: bits)); bits += 251 }
+        xs += [.infinity, 3.92, 4, 1e-30, .leastNonzeroMagnitude, 0.9, Float(0.9).nextDown, 3.95, Float(3.95).nextDown]
+        xs += xs.map { -$0 }
+        func erf(_ x: [Float]) throws -> [Float] {
+            let gb = GraphBuilder(name: "erf", parameters: ZeroParameters())
+            gb.output(try gb.op("Erf", [gb.input("x", TensorType(.float32, [x.count]))]), name: "y")
+            return try Interpreter(gb.finish()).run([Tensor(shape: [x.count], floats: x)])[0].floats
+        }
+        let y = try erf(xs)
+        var worst = 0.0
+        for (x, v) in zip(xs, y) {
+            let exact = Foundation.erf(Double(x)), rounded = Float(exact)
+            let ulp = Double(rounded.magnitude.nextUp) - Double(rounded.magnitude)
+            worst = max(worst, abs(Double(v) - exact) / ulp)
+            XCTAssertEqual(v.sign, x.sign, "erf(\(x))")
+        }
+        XCTAssertLessThanOrEqual(worst, 2.1)
+        XCTAssertGreaterThan(worst, 1.0)  // the sweep reaches the worst region (2.07 ulp near 0.897)
+        let special: [Float] = [0, -0.0, .infinity, -.infinity, 4, -4, .nan]
+        let out = try erf(special)
+        XCTAssertEqual(out[0].bitPattern, Float(0).bitPattern)
+        XCTAssertEqual(out[1].bitPattern, Float(-0.0).bitPattern)
+        XCTAssertEqual(Array(out[2..<6]), [1, -1, 1, -1])
+        XCTAssertTrue(out[6].isNaN)
     }
 
     func testNothingFusesWhenAnIntermediateIsUsedElsewhere() throws {

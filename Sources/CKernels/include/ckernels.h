@@ -2,9 +2,12 @@
 #define YOLO_COMPILE_CKERNELS_H
 #include <stddef.h>
 
-/// y[i] = 1 / (1 + exp(-x[i])), with a vectorisable expf (Cephes' range reduction and polynomial,
+/// y[i] = 1 / (1 + exp(-x[i])), with a vectorisable expf (vmath.h: Cephes' range reduction and polynomial,
 /// within about 1 ulp of libm over the float range). x and y may alias.
 void yc_sigmoid(const float *x, float *y, size_t n);
+
+/// y[i] = erf(x[i]), within 2.1 ulp (vmath.h's yc_erff, which the GELU output pass also uses). x and y may alias.
+void yc_erf(const float *x, float *y, size_t n);
 
 /// Softmax of each of `rows` contiguous rows of `n` floats, in place: exp(x - max) / sum.
 void yc_softmax_rows(float *x, size_t rows, size_t n);
@@ -86,9 +89,17 @@ void yc_conv_pack_weights(const float *w, long m, long k, float *packed);
 /// at (py / sh, px / sw). dst holds channels * sh * sw * hq * wq floats.
 void yc_conv_phases(const float *src, long channels, long height, long width, long pt, long pl, long sh, long sw, long hq,
                     long wq, float *dst);
+/// What a convolution applies to its output while it is in cache: y = act(y + bias[o]) for output
+/// channel o (no bias when `bias` is NULL), as yc_bias_activation computes it.
+typedef struct yc_output_pass {
+    const float *bias;
+    yc_activation act;
+    float alpha, beta, gamma;
+} yc_output_pass;
 /// Output rows [r0, r1) of all m channels: dst[o * plane + oy * ow + ox] = sum over taps p in order of
-/// w[o][p] * src[off[p] + oy * wq + ox], as one chain of fused multiply-adds (conv.c says more).
+/// w[o][p] * src[off[p] + oy * wq + ox], as one chain of fused multiply-adds (conv.c says more), then
+/// `pass` over them (its bias indexed from dst's first channel).
 void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
-                  long r0, long r1, float *dst);
+                  long r0, long r1, float *dst, const yc_output_pass *pass);
 
 #endif

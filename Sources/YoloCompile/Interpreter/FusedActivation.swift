@@ -54,6 +54,12 @@ public enum FusedActivation: Sendable, Equatable {
         yc_rows_bias_activation(y, rows, n, bias, kind, a, b, c)
     }
 
+    /// The output pass a direct convolution applies, bias[o] added to output channel o (none when nil).
+    func outputPass(bias: UnsafePointer<Float>?) -> yc_output_pass {
+        let (kind, a, b, c) = kernel
+        return yc_output_pass(bias: bias, act: kind, alpha: a, beta: b, gamma: c)
+    }
+
     /// y = activation(y + bias) over `count` floats in place (no bias when nil).
     func apply(_ y: UnsafeMutablePointer<Float>, count: Int, bias: Float?) {
         if case .identity = self, bias == nil { return }

@@ -101,7 +101,8 @@ extension Kernels {
                     return
                 }
                 if DirectConvolution.enabled && DirectConvolution.supported {
-                    directConv2d(xp, xShape, wp, wShape, g, win, out, yp, activation: activation, bias: biasOf, threads: threads)
+                    directConv2d(xp, xShape, wp, wShape, g, win, out, yp, activation: activation, bias: bb.baseAddress.flatMap { bb.isEmpty ? nil : $0 },
+                                 threads: threads)
                     return
                 }
                 // A 1x1, stride-1, unpadded convolution reads its input rows as the column matrix.

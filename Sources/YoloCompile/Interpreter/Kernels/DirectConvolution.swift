@@ -22,7 +22,7 @@ public enum DirectConvolution {
 extension Kernels {
     static func directConv2d(_ xp: UnsafePointer<Float>, _ xShape: [Int], _ wp: UnsafePointer<Float>, _ wShape: [Int], _ g: Int,
                              _ win: SpatialWindow, _ out: [Int], _ yp: UnsafeMutablePointer<Float>, activation: FusedActivation,
-                             bias: (Int) -> Float?, threads: Int) {
+                             bias: UnsafePointer<Float>?, threads: Int) {
         let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
         let (m, cg, kh, kw) = (wShape[0], wShape[1], wShape[2], wShape[3])
         let (oh, ow) = (out[2], out[3])
@@ -65,11 +65,9 @@ extension Kernels {
                 let o0 = cb * panelsPerBlock * mr, o1 = Swift.min(mg, o0 + panelsPerBlock * mr)
                 guard o0 < o1 else { return }
                 let dst = yp + (b * m + gi * mg + o0) * plane
+                var pass = activation.outputPass(bias: bias.map { $0 + gi * mg + o0 })
                 yc_conv_rows(packed + gi * groupFloats + o0 * k, o1 - o0, k, off, source + (b * c + gi * cg) * channelFloats, wq, ow,
-                             plane, r0, r1, dst)
-                for o in 0..<(o1 - o0) {
-                    activation.apply(dst + o * plane + r0 * ow, count: (r1 - r0) * ow, bias: bias(gi * mg + o0 + o))
-                }
+                             plane, r0, r1, dst, &pass)
             }
         }
     }

@@ -26,24 +26,30 @@ extension Kernels {
         }
     }
 
-    static let sigmoid: Kernel = { ctx in
-        let x = try ctx.input(0)
-        switch x.dtype {
-        case .float64: return [Tensor(shape: x.shape, doubles: x.doubles.map { 1 / (1 + exp(-$0)) })]
-        case .float16: return [Tensor(shape: x.shape, floats: x.floats.map { 1 / (1 + expf(-$0)) }, dtype: .float16)]
-        default:
+    /// A float function with a vector C kernel (Sources/CKernels/elementwise.c) over float32, and float16
+    /// computed in float32 and rounded after; `d` on float64.
+    static func floatVectorUnary(_ f: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+                                 _ d: @escaping @Sendable (Double) -> Double) -> Kernel {
+        { ctx in
+            let x = try ctx.input(0)
+            if x.dtype.storage == .doubles { return [Tensor(shape: x.shape, doubles: parallelMap(x.doubles, threads: ctx.threads, d))] }
             let v = x.floats
             guard !v.isEmpty else { return [x] }
             let y = [Float](unsafeUninitializedCapacity: v.count) { out, n in
                 v.withUnsafeBufferPointer { src in
                     let (xp, yp) = (src.baseAddress!, out.baseAddress!)
-                    parallelRanges(v.count, threads: ctx.threads) { r in yc_sigmoid(xp + r.lowerBound, yp + r.lowerBound, r.count) }
+                    parallelRanges(v.count, threads: ctx.threads) { r in f(xp + r.lowerBound, yp + r.lowerBound, r.count) }
                 }
                 n = v.count
             }
-            return [Tensor(shape: x.shape, floats: y)]
+            return [Tensor(shape: x.shape, floats: y, dtype: x.dtype)]
         }
     }
+
+    static let sigmoid = floatVectorUnary({ yc_sigmoid($0, $1, $2) }, { 1 / (1 + exp(-$0)) })
+
+    /// yc_erf: within 2.1 ulp of erf, and vectorised (libm's erff is not); GELU's output pass uses the same function.
+    static let erf = floatVectorUnary({ yc_erf($0, $1, $2) }, { Foundation.erf($0) })
 
     /// An operator on every numeric type: floats through `f` (Double for float64), integers through `i`
     /// on their stored Int64 (wrapped to the type's width after).

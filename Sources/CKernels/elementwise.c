@@ -3,11 +3,16 @@
 // also compiled for AVX-512 and AVX2 (chosen at load time by what the CPU has); FMA contraction stays off, so every build
 // rounds exactly as the baseline does.
 #include "ckernels.h"
-#include "vexp.h"
+#include "vmath.h"
 
 #pragma clang fp contract(off)
 
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void yc_sigmoid(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + yc_expf(-x[i]));
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void yc_erf(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = yc_erff(x[i]);
 }
