@@ -52,7 +52,7 @@ static inline float clip(float v, float lo, float hi) {
     case YC_GELU: LOOP(gelu(v, alpha, beta, gamma)) break;                                 \
     }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
 void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta, float gamma) {
     YC_ACTIVATIONS(YC_LOOP)
 }
@@ -68,7 +68,7 @@ void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activat
         }                                                                                              \
     }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
 void yc_rows_bias_activation(float *out, size_t rows, size_t n, const float *bias, yc_activation act, float alpha, float beta,
                              float gamma) {
     YC_ACTIVATIONS(YC_ROWS)

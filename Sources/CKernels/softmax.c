@@ -4,7 +4,7 @@
 
 #pragma clang fp contract(off)
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
 void yc_softmax_rows(float *x, size_t rows, size_t n) {
     for (size_t r = 0; r < rows; r++) {
         float *row = x + r * n;

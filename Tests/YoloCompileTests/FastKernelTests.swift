@@ -202,9 +202,9 @@ final class FastKernelTests: XCTestCase {
     }
 
     /// Erf (yc_erf, which GELU's output pass also uses) against erf in double over every 251st float of magnitude
-    /// up to 6 and both signs: within 2.1 ulp (libm's erff is within 1); exact at 0, at +-infinity
+    /// up to 6 and both signs: within 1.4 ulp (libm's erff is within 1); exact at 0, at +-infinity
     /// (+-1) and past 3.92 (+-1), sign-symmetric, NaN kept.
-    func testErfIsWithinTwoUlpsOfTheExactValue() throws {
+    func testErfIsWithinOneAndAHalfUlpsOfTheExactValue() throws {
         var xs: [Float] = []
         var bits: UInt32 = 0
         while Float(bitPattern: bits) <= 6 { xs.append(Float(bitPattern: bits)); bits += 251 }
@@ -223,8 +223,8 @@ final class FastKernelTests: XCTestCase {
             worst = max(worst, abs(Double(v) - exact) / ulp)
             XCTAssertEqual(v.sign, x.sign, "erf(\(x))")
         }
-        XCTAssertLessThanOrEqual(worst, 2.1)
-        XCTAssertGreaterThan(worst, 1.0)  // the sweep reaches the worst region (2.07 ulp near 0.897)
+        XCTAssertLessThanOrEqual(worst, 1.4)
+        XCTAssertGreaterThan(worst, 1.0)  // the sweep reaches the worst region (1.34 ulp near 0.99 on a denser sweep)
         let special: [Float] = [0, -0.0, .infinity, -.infinity, 4, -4, .nan]
         let out = try erf(special)
         XCTAssertEqual(out[0].bitPattern, Float(0).bitPattern)

@@ -31,29 +31,38 @@ extension Kernels {
         let (wq, channelFloats) = (layout.wq, layout.channelFloats)
         let phases: UnsafeMutablePointer<Float>? = layout.asIs ? nil : .allocate(capacity: n * c * channelFloats + wq)
         defer { phases?.deallocate() }
-        if let phases {
-            (phases + n * c * channelFloats).initialize(repeating: 0, count: wq)
-            parallelRanges(n * c, threads: threads, grain: Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))) { range in
-                for t in range { layout.fill(from: xp + t * h * wd, into: phases + t * channelFloats) }
-            }
-        }
+        phases.map { ($0 + n * c * channelFloats).initialize(repeating: 0, count: wq) }
         let source = phases.map { UnsafePointer($0) } ?? xp
-        // Each group's weights panel by panel (a panel packs alone), the panels split across threads.
+        // Each group's weights panel by panel (a panel packs alone).
         let mr = Int(YC_CONV_MR)
         let panels = (mg + mr - 1) / mr, groupFloats = panels * mr * k
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: g * groupFloats)
         defer { packed.deallocate() }
-        parallelRanges(g * panels, threads: threads, grain: Swift.max(1, (1 << 15) / Swift.max(mr * k, 1))) { range in
-            for t in range {
+        // The phases (runs of channels) and the weight panels (runs of panels) in one parallel loop: one
+        // hand-over between threads rather than two.
+        let channelsPerTask = Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))
+        let panelsPerTask = Swift.max(1, (1 << 15) / Swift.max(mr * k, 1))
+        let phaseTasks = phases == nil ? 0 : (n * c + channelsPerTask - 1) / channelsPerTask
+        let packTasks = (g * panels + panelsPerTask - 1) / panelsPerTask
+        parallelTasks(phaseTasks + packTasks, threads: threads) { _, task in
+            if task < phaseTasks, let phases {
+                for t in (task * channelsPerTask)..<Swift.min(n * c, (task + 1) * channelsPerTask) {
+                    layout.fill(from: xp + t * h * wd, into: phases + t * channelFloats)
+                }
+                return
+            }
+            let p0 = (task - phaseTasks) * panelsPerTask
+            for t in p0..<Swift.min(g * panels, p0 + panelsPerTask) {
                 let (gi, o0) = (t / panels, (t % panels) * mr)
                 yc_conv_pack_weights(wp + (gi * mg + o0) * k, Swift.min(mr, mg - o0), k, packed + gi * groupFloats + o0 * k)
             }
         }
 
-        // Tasks of a block of about eight 48-column tiles of output rows and, where that leaves too few
-        // tasks to share, a block of output channels (in whole weight panels). Any split gives the same bits.
-        let rows = Swift.max(1, Swift.min(oh, 384 / Swift.max(wq, 1)))
-        let blocks = (oh + rows - 1) / rows
+        // Tasks of a block of output rows (about eight 48-column tiles, the blocks of an image as even as
+        // whole rows allow) and, where that leaves too few tasks to share, a block of output channels (in
+        // whole weight panels). Any split gives the same bits.
+        let wanted = Swift.max(1, Swift.min(oh, (oh * wq + 383) / 384))
+        let rows = (oh + wanted - 1) / wanted, blocks = (oh + rows - 1) / rows
         let channelBlocks = Swift.min(panels, Swift.max(1, (4 * threads + n * g * blocks - 1) / (n * g * blocks)))
         let panelsPerBlock = (panels + channelBlocks - 1) / channelBlocks
         layout.offsets.withUnsafeBufferPointer { ob in
