@@ -99,10 +99,11 @@ final class FastKernelTests: XCTestCase {
         }
     }
 
-    /// The direct kernel computes each output as one chain of fused multiply-adds over its taps in
-    /// order (channel, row, column; padding reads zero), then adds the bias: bit for bit what this
-    /// loop computes, on any thread count. Shapes whose tiles cross output rows, end mid-tile, leave
-    /// channels over from the 8-row weight panels, and have taps enough to run in passes.
+    /// The direct kernel, and the depthwise one, compute each output as one chain of fused multiply-adds
+    /// over its taps in order (channel, row, column; padding reads zero), then add the bias: bit for bit
+    /// what this loop computes, on any thread count. Shapes whose tiles cross output rows, end mid-tile,
+    /// leave channels over from the 8-row weight panels, have taps enough to run in passes, and depthwise
+    /// rows of whole 64-column blocks and a remainder.
     func testDirectConvolutionIsOneMultiplyAddChainPerOutput() throws {
         try XCTSkipUnless(DirectConvolution.supported, "this CPU has no AVX-512: Conv runs im2col and OpenBLAS")
         var rng = SplitMix64(seed: 20)
@@ -113,6 +114,9 @@ final class FastKernelTests: XCTestCase {
             ConvCase(n: 1, c: 5, m: 16, g: 1, h: 30, w: 31, kh: 5, kw: 3, sh: 3, sw: 1, dh: 1, dw: 2, pads: [2, 0, 1, 2], bias: true),
             // 630 taps: passes of 256 taps whose sums continue in a buffer.
             ConvCase(n: 1, c: 70, m: 20, g: 1, h: 9, w: 11, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [1, 1, 1, 1], bias: true),
+            // Depthwise.
+            ConvCase(n: 2, c: 7, m: 7, g: 7, h: 33, w: 150, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [1, 1, 1, 1], bias: true),
+            ConvCase(n: 1, c: 5, m: 5, g: 5, h: 40, w: 141, kh: 5, kw: 5, sh: 2, sw: 2, dh: 1, dw: 2, pads: [2, 0, 3, 4], bias: false),
         ]
         for cv in cases {
             let x = Self.randomTensor([cv.n, cv.c, cv.h, cv.w], &rng)

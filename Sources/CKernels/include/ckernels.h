@@ -31,13 +31,6 @@ typedef enum yc_activation {
 /// LeakyRelu's alpha, HardSigmoid's alpha and beta, Clip's bounds, or GELU's three constants (with gamma).
 void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activation act, float alpha, float beta, float gamma);
 
-/// One channel of a depthwise convolution over its stride phases (yc_conv_phases): dst (oh x ow) = the
-/// sum of weights[p] * phases[off[p] + oy * wq + ox] over the taps p in order. `acc` holds
-/// yc_depthwise_chunk_rows(wq) * wq floats.
-void yc_depthwise_phases(const float *phases, long wq, const long *off, const float *weights, long taps, long oh, long ow,
-                         float *acc, float *dst);
-long yc_depthwise_chunk_rows(long wq);
-
 /// Max pooling of one plane (h x w) into dst (oh x ow), every window holding at least one input
 /// position; returns 1 when a window reads NaN (dst is then unfinished). `scratch` holds
 /// yc_max_pool_scratch(h, w, kw, sw, dw, pl, ow) floats.
@@ -101,5 +94,11 @@ typedef struct yc_output_pass {
 /// `pass` over them (its bias indexed from dst's first channel).
 void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
                   long r0, long r1, float *dst, const yc_output_pass *pass);
+/// One channel of a depthwise convolution over its stride phases (yc_conv_phases, with
+/// YC_DEPTHWISE_TAIL floats of zeros after them): dst (oh x ow) = the sum of weights[p] * phases[off[p] + oy * wq + ox] over the
+/// taps p in order, one chain of fused multiply-adds from zero, then `pass` (its bias[0] this channel's).
+void yc_depthwise_phases(const float *phases, long wq, const long *off, const float *weights, long taps, long oh, long ow,
+                         float *dst, const yc_output_pass *pass);
+#define YC_DEPTHWISE_TAIL 16
 
 #endif

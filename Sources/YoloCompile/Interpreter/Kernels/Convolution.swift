@@ -75,19 +75,17 @@ extension Kernels {
                     let layout = ConvPhases(height: h, width: wd, window: win, kh: kh, kw: kw, channels: 1, asIs: false)
                     let taps = kh * kw
                     let workers = parallelWorkers(n * c, threads: threads)
-                    // Per worker: one channel's phases with their zeroed tail, and the accumulator rows.
-                    let phaseFloats = layout.channelFloats + layout.wq
-                    let perWorker = phaseFloats + yc_depthwise_chunk_rows(layout.wq) * layout.wq
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * perWorker)
+                    // Per worker: one channel's phases and their zeroed tail.
+                    let phaseFloats = layout.channelFloats + Int(YC_DEPTHWISE_TAIL)
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * phaseFloats)
+                    scratch.initialize(repeating: 0, count: workers * phaseFloats)
                     defer { scratch.deallocate() }
                     layout.offsets.withUnsafeBufferPointer { ob in
                         parallelTasks(n * c, threads: threads) { worker, t in
-                            let ch = t % c
-                            let dst = yp + t * plane, phases = scratch + worker * perWorker
+                            let ch = t % c, phases = scratch + worker * phaseFloats
                             layout.fill(from: xp + t * h * wd, into: phases)
-                            (phases + layout.channelFloats).update(repeating: 0, count: layout.wq)
-                            yc_depthwise_phases(phases, layout.wq, ob.baseAddress!, wp + ch * taps, taps, oh, ow, phases + phaseFloats, dst)
-                            activation.apply(dst, count: plane, bias: biasOf(ch))
+                            var pass = activation.outputPass(bias: bb.isEmpty ? nil : bb.baseAddress! + ch)
+                            yc_depthwise_phases(phases, layout.wq, ob.baseAddress!, wp + ch * taps, taps, oh, ow, yp + t * plane, &pass)
                         }
                     }
                     return
