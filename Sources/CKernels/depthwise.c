@@ -8,43 +8,49 @@
 
 #pragma clang fp contract(off)
 
-#define BLOCK 64  // output columns accumulated at once: four AVX-512 vectors
-#define NARROW 16 // and at a row's end, one vector at a time
+// A block of R output rows x W columns starting at (oy, x0), accumulated in registers over all the
+// taps (R x W / 16 independent chains, enough to hide the multiply-add's latency) and stored once: its
+// first `rows` rows and `cols` columns. It reads W columns of each row whatever `cols` is: up to W - 1
+// floats past a row's last output, which the next row, or the caller's tail, holds.
+__attribute__((always_inline)) static inline void block(const int R, const int W, const float *phases, long wq, const long *off,
+                                                        const float *weights, long taps, long oy, long x0, long cols, long ow,
+                                                        float *dst) {
+    float acc[4][64] = {{0}};
+    for (long p = 0; p < taps; p++) {
+        const float wv = weights[p], *s = phases + off[p] + oy * wq + x0;
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < W; j++) acc[r][j] = fmaf(wv, s[r * wq + j], acc[r][j]);
+    }
+    for (int r = 0; r < R; r++)
+        for (long j = 0; j < cols; j++) dst[(oy + r) * ow + x0 + j] = acc[r][j];
+}
 
 // Output rows [r0, r1): out[oy][ox] = the chain over p of weights[p] * phases[off[p] + oy * wq + ox].
-// A row's last block computes all NARROW columns, reading up to NARROW floats past the phases' end
-// (the caller's zeroed tail), and stores those inside the row.
+// Two rows of 64 columns at a time, then four rows of 16 (the last block of a row stores what is in
+// it), then the rows left over one by one.
 __attribute__((always_inline)) static inline void rows(const float *phases, long wq, const long *off, const float *weights,
                                                        long taps, long r0, long r1, long ow, float *dst) {
-    for (long oy = r0; oy < r1; oy++) {
-        const float *row = phases + oy * wq;
-        float *out = dst + oy * ow;
+    long oy = r0;
+    for (; oy + 4 <= r1; oy += 4) {
         long x0 = 0;
-        for (; x0 + BLOCK <= ow; x0 += BLOCK) {
-            float acc[BLOCK] = {0};
-            for (long p = 0; p < taps; p++) {
-                const float wv = weights[p], *s = row + off[p] + x0;
-                for (int j = 0; j < BLOCK; j++) acc[j] = fmaf(wv, s[j], acc[j]);
-            }
-            for (int j = 0; j < BLOCK; j++) out[x0 + j] = acc[j];
+        for (; x0 + 64 <= ow; x0 += 64) {
+            block(2, 64, phases, wq, off, weights, taps, oy, x0, 64, ow, dst);
+            block(2, 64, phases, wq, off, weights, taps, oy + 2, x0, 64, ow, dst);
         }
-        for (; x0 < ow; x0 += NARROW) {
-            float acc[NARROW] = {0};
-            for (long p = 0; p < taps; p++) {
-                const float wv = weights[p], *s = row + off[p] + x0;
-                for (int j = 0; j < NARROW; j++) acc[j] = fmaf(wv, s[j], acc[j]);
-            }
-            const long n = ow - x0 < NARROW ? ow - x0 : NARROW;
-            for (long j = 0; j < n; j++) out[x0 + j] = acc[j];
-        }
+        for (; x0 < ow; x0 += 16) block(4, 16, phases, wq, off, weights, taps, oy, x0, ow - x0 < 16 ? ow - x0 : 16, ow, dst);
+    }
+    for (; oy < r1; oy++) {
+        long x0 = 0;
+        for (; x0 + 64 <= ow; x0 += 64) block(1, 64, phases, wq, off, weights, taps, oy, x0, 64, ow, dst);
+        for (; x0 < ow; x0 += 16) block(1, 16, phases, wq, off, weights, taps, oy, x0, ow - x0 < 16 ? ow - x0 : 16, ow, dst);
     }
 }
 
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 void yc_depthwise_phases(const float *phases, long wq, const long *off, const float *weights, long taps, long oh, long ow,
                          float *dst, const yc_output_pass *pass) {
-    // The output pass after each few rows, while they are in L1.
-    const long chunk = ow > 0 && ow < 4096 ? 4096 / ow : 1;
+    // The output pass after each few rows (a multiple of four), while they are in L1.
+    const long chunk = ow > 0 && ow < 4096 ? (4096 / ow + 3) / 4 * 4 : 4;
     for (long r0 = 0; r0 < oh; r0 += chunk) {
         const long r1 = r0 + chunk < oh ? r0 + chunk : oh;
         rows(phases, wq, off, weights, taps, r0, r1, ow, dst);

@@ -17,3 +17,12 @@ __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 void yc_erf(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = yc_erff(x[i]);
 }
+
+// Relu as activation.c's output pass computes it: NaN stays NaN, -0 becomes +0.
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+void yc_relu(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        y[i] = v > 0 ? v : (v != v ? v : 0.0f);
+    }
+}

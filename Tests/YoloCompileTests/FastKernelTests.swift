@@ -103,7 +103,7 @@ final class FastKernelTests: XCTestCase {
     /// over its taps in order (channel, row, column; padding reads zero), then add the bias: bit for bit
     /// what this loop computes, on any thread count. Shapes whose tiles cross output rows, end mid-tile,
     /// leave channels over from the 8-row weight panels, have taps enough to run in passes, and depthwise
-    /// rows of whole 64-column blocks and a remainder.
+    /// planes in blocks of rows and columns with rows and columns left over (EfficientViT's 7x7 windows too).
     func testDirectConvolutionIsOneMultiplyAddChainPerOutput() throws {
         try XCTSkipUnless(DirectConvolution.supported, "this CPU has no AVX-512: Conv runs im2col and OpenBLAS")
         var rng = SplitMix64(seed: 20)
@@ -117,6 +117,7 @@ final class FastKernelTests: XCTestCase {
             // Depthwise.
             ConvCase(n: 2, c: 7, m: 7, g: 7, h: 33, w: 150, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [1, 1, 1, 1], bias: true),
             ConvCase(n: 1, c: 5, m: 5, g: 5, h: 40, w: 141, kh: 5, kw: 5, sh: 2, sw: 2, dh: 1, dw: 2, pads: [2, 0, 3, 4], bias: false),
+            ConvCase(n: 3, c: 4, m: 4, g: 4, h: 7, w: 7, kh: 7, kw: 7, sh: 1, sw: 1, dh: 1, dw: 1, pads: [3, 3, 3, 3], bias: true),
         ]
         for cv in cases {
             let x = Self.randomTensor([cv.n, cv.c, cv.h, cv.w], &rng)

@@ -9,6 +9,9 @@ void yc_sigmoid(const float *x, float *y, size_t n);
 /// y[i] = erf(x[i]), within 1.34 ulp (vmath.h's yc_erff, which the GELU output pass also uses). x and y may alias.
 void yc_erf(const float *x, float *y, size_t n);
 
+/// y[i] = max(x[i], 0), NaN kept. x and y may alias.
+void yc_relu(const float *x, float *y, size_t n);
+
 /// Softmax of each of `rows` contiguous rows of `n` floats, in place: exp(x - max) / sum.
 void yc_softmax_rows(float *x, size_t rows, size_t n);
 
@@ -95,7 +98,7 @@ typedef struct yc_output_pass {
 void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
                   long r0, long r1, float *dst, const yc_output_pass *pass);
 /// One channel of a depthwise convolution over its stride phases (yc_conv_phases, with
-/// YC_DEPTHWISE_TAIL floats of zeros after them): dst (oh x ow) = the sum of weights[p] * phases[off[p] + oy * wq + ox] over the
+/// YC_DEPTHWISE_TAIL readable floats after them): dst (oh x ow) = the sum of weights[p] * phases[off[p] + oy * wq + ox] over the
 /// taps p in order, one chain of fused multiply-adds from zero, then `pass` (its bias[0] this channel's).
 void yc_depthwise_phases(const float *phases, long wq, const long *off, const float *weights, long taps, long oh, long ow,
                          float *dst, const yc_output_pass *pass);

@@ -74,18 +74,27 @@ extension Kernels {
                     // Depthwise: one small kernel per channel over its stride phases; a direct loop beats g one-row products.
                     let layout = ConvPhases(height: h, width: wd, window: win, kh: kh, kw: kw, channels: 1, asIs: false)
                     let taps = kh * kw
-                    let workers = parallelWorkers(n * c, threads: threads)
-                    // Per worker: one channel's phases and their zeroed tail.
-                    let phaseFloats = layout.channelFloats + Int(YC_DEPTHWISE_TAIL)
+                    // Runs of channels per task, about 16K output floats each, so that small planes (windowed
+                    // attention's 7x7) do not pay for a task and a phase layout each.
+                    let perTask = Swift.max(1, Swift.min(n * c, (1 << 14) / Swift.max(plane, 1)))
+                    let tasks = (n * c + perTask - 1) / perTask
+                    // Per worker: a run of channels' phases, then YC_DEPTHWISE_TAIL readable floats.
+                    let phaseFloats = perTask * layout.channelFloats + Int(YC_DEPTHWISE_TAIL)
+                    let workers = parallelWorkers(tasks, threads: threads)
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * phaseFloats)
                     scratch.initialize(repeating: 0, count: workers * phaseFloats)
                     defer { scratch.deallocate() }
                     layout.offsets.withUnsafeBufferPointer { ob in
-                        parallelTasks(n * c, threads: threads) { worker, t in
-                            let ch = t % c, phases = scratch + worker * phaseFloats
-                            layout.fill(from: xp + t * h * wd, into: phases)
-                            var pass = activation.outputPass(bias: bb.isEmpty ? nil : bb.baseAddress! + ch)
-                            yc_depthwise_phases(phases, layout.wq, ob.baseAddress!, wp + ch * taps, taps, oh, ow, yp + t * plane, &pass)
+                        parallelTasks(tasks, threads: threads) { worker, task in
+                            let t0 = task * perTask, t1 = Swift.min(n * c, t0 + perTask)
+                            let phases = scratch + worker * phaseFloats
+                            layout.fill(from: xp + t0 * h * wd, into: phases, channels: t1 - t0)
+                            for t in t0..<t1 {
+                                let ch = t % c
+                                var pass = activation.outputPass(bias: bb.isEmpty ? nil : bb.baseAddress! + ch)
+                                yc_depthwise_phases(phases + (t - t0) * layout.channelFloats, layout.wq, ob.baseAddress!, wp + ch * taps, taps,
+                                                    oh, ow, yp + t * plane, &pass)
+                            }
                         }
                     }
                     return

@@ -109,9 +109,9 @@ struct ConvPhases {
         self.offsets = offsets
     }
 
-    /// Lays out one channel's phases (channelFloats floats). The last row's unstored columns read up to
-    /// wq floats past the last channel: the caller keeps a zeroed tail there.
-    func fill(from src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
-        yc_conv_phases(src, 1, height, width, pads[0], pads[1], strides[0], strides[1], hq, wq, dst)
+    /// Lays out consecutive channels' phases (channelFloats floats each). The last row's unstored columns
+    /// read up to wq floats past the last channel: the caller keeps a zeroed tail there.
+    func fill(from src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, channels: Int = 1) {
+        yc_conv_phases(src, channels, height, width, pads[0], pads[1], strides[0], strides[1], hq, wq, dst)
     }
 }

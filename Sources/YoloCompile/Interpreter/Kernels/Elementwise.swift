@@ -67,8 +67,10 @@ extension Kernels {
         }
     }
 
-    static let relu = numericUnary(float: { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }, double: { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) },
-                                   int: { v, _ in Swift.max(v, 0) })
+    /// Floats through yc_relu (vector C; NaN kept, -0 to +0, as the fused output pass computes it).
+    static let relu: Kernel = { ctx in try ctx.input(0).dtype.storage == .ints ? reluIntegers(ctx) : reluFloats(ctx) }
+    private static let reluFloats = floatVectorUnary({ yc_relu($0, $1, $2) }, { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) })
+    private static let reluIntegers = numericUnary(float: { _ in .nan }, double: { _ in .nan }, int: { v, _ in Swift.max(v, 0) })  // integers only
     // |Int.min| wraps to itself, as in two's complement; unsigned values are their own magnitude.
     static let abs = numericUnary(float: { Swift.abs($0) }, double: { Swift.abs($0) },
                                   int: { v, dt in dt == .uint64 ? v : (v == .min ? v : Swift.abs(v)) })
