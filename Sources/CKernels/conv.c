@@ -11,6 +11,7 @@
 // bits do not depend on how the work is split into tiles, blocks or threads.
 #include "ckernels.h"
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,13 +77,21 @@ void yc_conv_phases(const float *src, long channels, long height, long width, lo
     }
 }
 
+// Where a tile's columns go in the output: product column q + j is output row y = (q + j) / wq, column
+// x = (q + j) % wq, stored when x < ow, for the first `rows` channels, `plane` floats apart from `dst`.
+typedef struct {
+    float *dst;
+    long q, wq, ow, plane, rows;
+} tile_out;
+
 // An MR x (16 nv) tile: t[r][j] = sum over p of a[p][r] * b[off[p] + j], for the first `valid`
 // columns (loads past them are masked off, so a tile at the end of the input reads nothing beyond it);
 // with `acc`, the chain continues from the sums already in t. nv is a constant in each caller, so the
-// accumulators stay in registers.
+// accumulators stay in registers. With `out`, the sums go straight to the output rows instead, each
+// row's run of lanes by masked stores (no copy through a buffer where a tile spans rows).
 __attribute__((target("avx512f"), always_inline))
 static inline void tile_avx512(const int nv, long k, const float *a, const float *b, const long *off, long valid, float *t,
-                               long ldt, int acc) {
+                               long ldt, int acc, const tile_out *out) {
     __mmask16 mask[3];
     for (int v = 0; v < nv; v++) {
         const long n = valid - 16 * v;
@@ -104,20 +113,40 @@ static inline void tile_avx512(const int nv, long k, const float *a, const float
             for (int v = 0; v < nv; v++) c[r][v] = _mm512_fmadd_ps(x, bv[v], c[r][v]);
         }
     }
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < nv; v++) _mm512_storeu_ps(t + r * ldt + 16 * v, c[r][v]);
+    if (!out) {
+        for (int r = 0; r < MR; r++)
+            for (int v = 0; v < nv; v++) _mm512_storeu_ps(t + r * ldt + 16 * v, c[r][v]);
+        return;
+    }
+    // One run of lanes [j0, j1) per output row the tile spans. `d` is where lane 0 would go in that
+    // row's frame: outside the row (even the plane) where lanes before j0 would be, but those are
+    // masked off, and masked-off lanes are never accessed.
+    for (long j0 = 0; j0 < valid;) {
+        const long s = out->q + j0, y = s / out->wq, x = s - y * out->wq;
+        const long rowEnd = (y + 1) * out->wq - out->q, j1 = rowEnd < valid ? rowEnd : valid;
+        const long stored = x < out->ow ? (out->ow - x < j1 - j0 ? out->ow - x : j1 - j0) : 0;
+        const uintptr_t d = (uintptr_t)(out->dst + y * out->ow + x) - (uintptr_t)j0 * sizeof(float);
+        for (int v = 0; v < nv; v++) {
+            const long lo = j0 - 16 * v, hi = j0 + stored - 16 * v;  // this vector's lanes in the run
+            if (hi <= 0 || lo >= 16) continue;
+            const __mmask16 m = (__mmask16)(((hi >= 16 ? 0xFFFFu : (1u << hi) - 1)) & ~(lo <= 0 ? 0u : (1u << lo) - 1));
+            for (int r = 0; r < MR; r++)
+                if (r < out->rows) _mm512_mask_storeu_ps((float *)(d + (uintptr_t)(r * out->plane + 16 * v) * sizeof(float)), m, c[r][v]);
+        }
+        j0 = j1;
+    }
 }
 
 #define YC_TILE(name, nv)                                                                                            \
     __attribute__((target("avx512f"))) static void name(long k, const float *a, const float *b, const long *off, long valid, \
-                                                        float *t, long ldt, int acc) {                                   \
-        tile_avx512(nv, k, a, b, off, valid, t, ldt, acc);                                                               \
+                                                        float *t, long ldt, int acc, const tile_out *out) {              \
+        tile_avx512(nv, k, a, b, off, valid, t, ldt, acc, out);                                                          \
     }
 YC_TILE(tile16, 1)
 YC_TILE(tile32, 2)
 YC_TILE(tile48, 3)
 
-typedef void (*tile_fn)(long, const float *, const float *, const long *, long, float *, long, int);
+typedef void (*tile_fn)(long, const float *, const float *, const long *, long, float *, long, int, const tile_out *);
 
 // The narrowest tile that holds `valid` columns (the last of a small image's row block).
 static tile_fn narrowest(long valid) { return valid > 32 ? tile48 : valid > 16 ? tile32 : tile16; }
@@ -150,7 +179,7 @@ static int conv_rows_blocked(const float *packed, long m, long k, const long *of
                 const long valid = q1 - q < NR ? q1 - q : NR;
                 const tile_fn tile = narrowest(valid);
                 for (long i = i0; i < i1; i += MR)
-                    tile(kk, packed + i * k + p0 * MR, src + q, off + p0, valid, sums + (i - i0) * ncols + (q - q0), ncols, p0 > 0);
+                    tile(kk, packed + i * k + p0 * MR, src + q, off + p0, valid, sums + (i - i0) * ncols + (q - q0), ncols, p0 > 0, NULL);
             }
         }
         for (long i = i0; i < i1; i++) {
@@ -165,7 +194,6 @@ static int conv_rows_blocked(const float *packed, long m, long k, const long *of
 void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
                   long r0, long r1, float *dst, const yc_output_pass *pass) {
     if (k > 2 * KC && conv_rows_blocked(packed, m, k, off, src, wq, ow, plane, r0, r1, dst, pass)) return;
-    float tile[MR * NR];
     const long q0 = r0 * wq, q1 = r1 * wq;
     // Output channels per pass over the columns: two panels, whose weights stay in L1 while the columns
     // stream from L2. Fewer channels at a time means fewer output rows written at once (16 rather than
@@ -176,26 +204,9 @@ void yc_conv_rows(const float *packed, long m, long k, const long *off, const fl
         const long i1 = i0 + mc < m ? i0 + mc : m;
         for (long q = q0; q < q1; q += NR) {
             const long valid = q1 - q < NR ? q1 - q : NR;
-            const long oy = q / wq, ox = q - oy * wq;
-            // A whole tile inside one output row goes straight to the output.
-            const int inRow = valid == NR && ox + NR <= ow;
             for (long i = i0; i < i1; i += MR) {
-                const long rows = i1 - i < MR ? i1 - i : MR;
-                if (inRow && rows == MR) {
-                    tile48(k, packed + i * k, src + q, off, NR, dst + i * plane + oy * ow + ox, plane, 0);
-                    continue;
-                }
-                narrowest(valid)(k, packed + i * k, src + q, off, valid, tile, NR, 0);
-                // The tile's stored columns, one run per output row it spans.
-                for (long s = q, end = q + valid; s < end;) {
-                    const long y = s / wq, x = s - y * wq, rowEnd = (y + 1) * wq < end ? (y + 1) * wq : end;
-                    if (x < ow) {
-                        const long n = (rowEnd < y * wq + ow ? rowEnd : y * wq + ow) - s;
-                        for (long r = 0; r < rows; r++)
-                            memcpy(dst + (i + r) * plane + y * ow + x, tile + r * NR + (s - q), sizeof(float) * n);
-                    }
-                    s = rowEnd;
-                }
+                const tile_out out = {dst + i * plane, q, wq, ow, plane, i1 - i < MR ? i1 - i : MR};
+                narrowest(valid)(k, packed + i * k, src + q, off, valid, NULL, 0, 0, &out);
             }
         }
         output_pass(pass, dst, plane, ow, r0, r1, i0, i1);
