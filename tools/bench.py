@@ -189,7 +189,7 @@ def main():
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     lines += ["", "How: where the CPU has AVX-512, Conv is a direct kernel (no im2col): the input copied once into zero-padded "
               "stride phases, where each tap of an output row reads one contiguous run, and tiles of 8 output channels x 48 "
-              "positions accumulated in registers from packed weights, each output one chain of fused multiply-adds over its "
+              "positions accumulated in registers from the weights as they lie, each output one chain of fused multiply-adds over its "
               "taps in order (so its bits do not depend on the split); depthwise Conv runs over the same phases, as the same "
               "chains in register blocks. The bias and "
               "any following activation are applied to each block while it is in cache (the activation's nodes and the Conv's "

@@ -4,8 +4,9 @@
 // and split by the strides into sh x sw planes of hq x wq, so that every tap of every stride reads a
 // contiguous run. Output position (oy, ox) is column q = oy * wq + ox of the product, and tap p
 // (channel, ki, kj) reads phases[off[p] + q]; the columns with ox >= ow fall in the padding of the
-// row (computed, never stored). The weights are packed once per call into panels of YC_CONV_MR output
-// channels (yc_conv_pack_weights).
+// row (computed, never stored). A tile broadcasts its YC_CONV_MR output channels' weights from their
+// rows as they lie (eight sequential streams, which the prefetchers follow): packing them into panels
+// first cost a pass over every weight on every call for no faster tile.
 //
 // Every output is one chain of fused multiply-adds over the taps in order, starting from zero, so its
 // bits do not depend on how the work is split into tiles, blocks or threads.
@@ -25,18 +26,6 @@ long yc_conv_available(void) {
         available = __builtin_cpu_supports("avx512f") ? 1 : 0;
     }
     return available;
-}
-
-void yc_conv_pack_weights(const float *w, long m, long k, float *packed) {
-    for (long i0 = 0; i0 < m; i0 += MR) {
-        float *d = packed + i0 * k;
-        const long rows = m - i0 < MR ? m - i0 : MR;
-        for (long p = 0; p < k; p++) {
-            long r = 0;
-            for (; r < rows; r++) d[p * MR + r] = w[(i0 + r) * k + p];
-            for (; r < MR; r++) d[p * MR + r] = 0.0f;
-        }
-    }
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -90,8 +79,11 @@ typedef struct {
 // accumulators stay in registers. With `out`, the sums go straight to the output rows instead, each
 // row's run of lanes by masked stores (no copy through a buffer where a tile spans rows).
 __attribute__((target("avx512f"), always_inline))
-static inline void tile_avx512(const int nv, long k, const float *a, const float *b, const long *off, long valid, float *t,
-                               long ldt, int acc, const tile_out *out) {
+static inline void tile_avx512(const int nv, long k, const float *a, long lda, long arows, const float *b, const long *off,
+                               long valid, float *t, long ldt, int acc, const tile_out *out) {
+    // The weight rows, the last repeated for a panel's missing channels (their sums are never stored).
+    const float *ar[MR];
+    for (int r = 0; r < MR; r++) ar[r] = a + (r < arows ? r : arows - 1) * lda;
     __mmask16 mask[3];
     for (int v = 0; v < nv; v++) {
         const long n = valid - 16 * v;
@@ -107,9 +99,8 @@ static inline void tile_avx512(const int nv, long k, const float *a, const float
         // The next tile's columns of this tap: a strided conv's phases hold more rows than the
         // hardware prefetchers follow.
         for (int v = 0; v < nv; v++) _mm_prefetch((const char *)(bp + 16 * nv + 16 * v), _MM_HINT_T0);
-        const float *ap = a + p * MR;
         for (int r = 0; r < MR; r++) {
-            const __m512 x = _mm512_set1_ps(ap[r]);
+            const __m512 x = _mm512_set1_ps(ar[r][p]);
             for (int v = 0; v < nv; v++) c[r][v] = _mm512_fmadd_ps(x, bv[v], c[r][v]);
         }
     }
@@ -138,15 +129,16 @@ static inline void tile_avx512(const int nv, long k, const float *a, const float
 }
 
 #define YC_TILE(name, nv)                                                                                            \
-    __attribute__((target("avx512f"))) static void name(long k, const float *a, const float *b, const long *off, long valid, \
-                                                        float *t, long ldt, int acc, const tile_out *out) {              \
-        tile_avx512(nv, k, a, b, off, valid, t, ldt, acc, out);                                                          \
+    __attribute__((target("avx512f"))) static void name(long k, const float *a, long lda, long arows, const float *b,     \
+                                                        const long *off, long valid, float *t, long ldt, int acc,        \
+                                                        const tile_out *out) {                                           \
+        tile_avx512(nv, k, a, lda, arows, b, off, valid, t, ldt, acc, out);                                              \
     }
 YC_TILE(tile16, 1)
 YC_TILE(tile32, 2)
 YC_TILE(tile48, 3)
 
-typedef void (*tile_fn)(long, const float *, const float *, const long *, long, float *, long, int, const tile_out *);
+typedef void (*tile_fn)(long, const float *, long, long, const float *, const long *, long, float *, long, int, const tile_out *);
 
 // The narrowest tile that holds `valid` columns (the last of a small image's row block).
 static tile_fn narrowest(long valid) { return valid > 32 ? tile48 : valid > 16 ? tile32 : tile16; }
@@ -166,7 +158,7 @@ static void output_pass(const yc_output_pass *pass, float *dst, long plane, long
                            pass->act, pass->alpha, pass->beta, pass->gamma);
 }
 
-static int conv_rows_blocked(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow,
+static int conv_rows_blocked(const float *w, long m, long k, const long *off, const float *src, long wq, long ow,
                              long plane, long r0, long r1, float *dst, const yc_output_pass *pass) {
     const long q0 = r0 * wq, q1 = r1 * wq, ncols = (q1 - q0 + NR - 1) / NR * NR;
     float *sums = malloc(sizeof(float) * MC * ncols);
@@ -179,7 +171,8 @@ static int conv_rows_blocked(const float *packed, long m, long k, const long *of
                 const long valid = q1 - q < NR ? q1 - q : NR;
                 const tile_fn tile = narrowest(valid);
                 for (long i = i0; i < i1; i += MR)
-                    tile(kk, packed + i * k + p0 * MR, src + q, off + p0, valid, sums + (i - i0) * ncols + (q - q0), ncols, p0 > 0, NULL);
+                    tile(kk, w + i * k + p0, k, i1 - i < MR ? i1 - i : MR, src + q, off + p0, valid, sums + (i - i0) * ncols + (q - q0),
+                         ncols, p0 > 0, NULL);
             }
         }
         for (long i = i0; i < i1; i++) {
@@ -191,9 +184,9 @@ static int conv_rows_blocked(const float *packed, long m, long k, const long *of
     return 1;
 }
 
-void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
+void yc_conv_rows(const float *w, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
                   long r0, long r1, float *dst, const yc_output_pass *pass) {
-    if (k > 2 * KC && conv_rows_blocked(packed, m, k, off, src, wq, ow, plane, r0, r1, dst, pass)) return;
+    if (k > 2 * KC && conv_rows_blocked(w, m, k, off, src, wq, ow, plane, r0, r1, dst, pass)) return;
     const long q0 = r0 * wq, q1 = r1 * wq;
     // Output channels per pass over the columns: two panels, whose weights stay in L1 while the columns
     // stream from L2. Fewer channels at a time means fewer output rows written at once (16 rather than
@@ -206,7 +199,7 @@ void yc_conv_rows(const float *packed, long m, long k, const long *off, const fl
             const long valid = q1 - q < NR ? q1 - q : NR;
             for (long i = i0; i < i1; i += MR) {
                 const tile_out out = {dst + i * plane, q, wq, ow, plane, i1 - i < MR ? i1 - i : MR};
-                narrowest(valid)(k, packed + i * k, src + q, off, valid, NULL, 0, 0, &out);
+                narrowest(valid)(k, w + i * k, k, out.rows, src + q, off, valid, NULL, 0, 0, &out);
             }
         }
         output_pass(pass, dst, plane, ow, r0, r1, i0, i1);

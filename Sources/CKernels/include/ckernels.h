@@ -73,13 +73,10 @@ void yc_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
 void yc_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha, const double *a, int lda, const double *b, int ldb,
               double beta, double *c, int ldc);
 
-/// The direct convolution (conv.c): output channels per packed weight panel.
+/// The direct convolution (conv.c): output channels per tile.
 #define YC_CONV_MR 8
 /// 1 when this CPU runs the direct convolution (AVX-512), else 0: callers then use im2col and OpenBLAS.
 long yc_conv_available(void);
-/// Packs w (m rows of k) as panels of YC_CONV_MR rows, tap-major, the last panel zero-filled:
-/// ceil(m / YC_CONV_MR) * YC_CONV_MR * k floats.
-void yc_conv_pack_weights(const float *w, long m, long k, float *packed);
 /// Lays out `channels` planes of height x width, zero-padded by pt above and pl to the left, as sh x sw
 /// stride phases of hq x wq each per channel: padded position (py, px) goes to phase (py % sh, px % sw)
 /// at (py / sh, px / sw). dst holds channels * sh * sw * hq * wq floats.
@@ -92,10 +89,10 @@ typedef struct yc_output_pass {
     yc_activation act;
     float alpha, beta, gamma;
 } yc_output_pass;
-/// Output rows [r0, r1) of all m channels: dst[o * plane + oy * ow + ox] = sum over taps p in order of
-/// w[o][p] * src[off[p] + oy * wq + ox], as one chain of fused multiply-adds (conv.c says more), then
+/// Output rows [r0, r1) of all m channels (w: m rows of k weights): dst[o * plane + oy * ow + ox] = sum
+/// over taps p in order of w[o][p] * src[off[p] + oy * wq + ox], as one chain of fused multiply-adds (conv.c says more), then
 /// `pass` over them (its bias indexed from dst's first channel).
-void yc_conv_rows(const float *packed, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
+void yc_conv_rows(const float *w, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
                   long r0, long r1, float *dst, const yc_output_pass *pass);
 /// One channel of a depthwise convolution over its stride phases (yc_conv_phases, with
 /// YC_DEPTHWISE_TAIL readable floats after them): dst (oh x ow) = the sum of weights[p] * phases[off[p] + oy * wq + ox] over the

@@ -20,7 +20,7 @@ extension Operators {
             }
             // im2col: (channels / group x taps) float columns of the output plane (none for a depthwise
             // conv), and, outside the 2-D float path, a tap map of Ints; or the direct kernel's padded
-            // input phases and packed weights (Kernels.directConv2d). The larger of the two, in 8-byte units.
+            // input phases (Kernels.directConv2d). The larger of the two, in 8-byte units.
             $0.scratchElements = { inputs, outputs, a in
                 guard inputs.count > 1, let x = inputs[0].staticShape, let w = inputs[1].staticShape, let y = outputs[0].staticShape
                 else { return 0 }
@@ -29,11 +29,10 @@ extension Operators {
                 let im2col = columns + (y.count == 4 && inputs[0].dtype == .float32 ? 0 : plane * taps)
                 guard let win = try? SpatialWindow(a, input: Array(x[2...]), kernel: Array(w[2...]), fail: { ShapeError(layer: "", op: "Conv", message: $0) })
                 else { return im2col }
-                // Each padded side rounded up to a whole stride, plus a row of tail; the weights in panels of 8 rows.
+                // Each padded side rounded up to a whole stride, plus a row of tail.
                 let r = x.count - 2
                 let padded = (0..<r).map { Double(x[2 + $0]) + Double(win.pads[$0]) + Double(win.pads[r + $0]) + Double(win.strides[$0]) }
-                let direct = (Double(x[0]) * Double(x[1]) * padded.reduce(1, *) + (padded.last ?? 0)
-                              + (Double(w[0]) + 8 * Double(max(a.int("group"), 1))) * Double(w[1]) * taps) / 2
+                let direct = (Double(x[0]) * Double(x[1]) * padded.reduce(1, *) + (padded.last ?? 0)) / 2
                 return max(im2col, direct)
             }
         },

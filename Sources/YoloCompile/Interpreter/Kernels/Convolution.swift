@@ -43,7 +43,7 @@ extension Kernels {
     }
 
     /// Floats of one worker's column block: about 512 KiB, so that the block, the output rows it
-    /// makes and the packed weights stay in a core's L2 cache through the product and the output pass.
+    /// makes and the weights stay in a core's L2 cache through the product and the output pass.
     static let columnBlockFloats = 1 << 17
     /// At least this many row blocks per image (where it has the rows), so that small deep layers
     /// still split across threads.

@@ -2,7 +2,7 @@ import CKernels
 
 /// A 2-D float32 convolution without im2col (Sources/CKernels/conv.c): the input is copied once into
 /// zero-padded stride phases, where every tap of an output row reads one contiguous run, and an
-/// AVX-512 kernel multiplies the packed weights into it tile by tile. Each output is one chain of
+/// AVX-512 kernel multiplies the weights into it tile by tile. Each output is one chain of
 /// fused multiply-adds over the taps in order, so the result is the same bits however the rows are
 /// split across threads.
 ///
@@ -33,28 +33,15 @@ extension Kernels {
         defer { phases?.deallocate() }
         phases.map { ($0 + n * c * channelFloats).initialize(repeating: 0, count: wq) }
         let source = phases.map { UnsafePointer($0) } ?? xp
-        // Each group's weights panel by panel (a panel packs alone).
+        // Output channels go to tiles YC_CONV_MR at a time ("panels"), their weights read where they lie.
         let mr = Int(YC_CONV_MR)
-        let panels = (mg + mr - 1) / mr, groupFloats = panels * mr * k
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: g * groupFloats)
-        defer { packed.deallocate() }
-        // The phases (runs of channels) and the weight panels (runs of panels) in one parallel loop: one
-        // hand-over between threads rather than two.
-        let channelsPerTask = Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))
-        let panelsPerTask = Swift.max(1, (1 << 15) / Swift.max(mr * k, 1))
-        let phaseTasks = phases == nil ? 0 : (n * c + channelsPerTask - 1) / channelsPerTask
-        let packTasks = (g * panels + panelsPerTask - 1) / panelsPerTask
-        parallelTasks(phaseTasks + packTasks, threads: threads) { _, task in
-            if task < phaseTasks, let phases {
+        let panels = (mg + mr - 1) / mr
+        if let phases {
+            let channelsPerTask = Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))
+            parallelTasks((n * c + channelsPerTask - 1) / channelsPerTask, threads: threads) { _, task in
                 for t in (task * channelsPerTask)..<Swift.min(n * c, (task + 1) * channelsPerTask) {
                     layout.fill(from: xp + t * h * wd, into: phases + t * channelFloats)
                 }
-                return
-            }
-            let p0 = (task - phaseTasks) * panelsPerTask
-            for t in p0..<Swift.min(g * panels, p0 + panelsPerTask) {
-                let (gi, o0) = (t / panels, (t % panels) * mr)
-                yc_conv_pack_weights(wp + (gi * mg + o0) * k, Swift.min(mr, mg - o0), k, packed + gi * groupFloats + o0 * k)
             }
         }
 
@@ -75,7 +62,7 @@ extension Kernels {
                 guard o0 < o1 else { return }
                 let dst = yp + (b * m + gi * mg + o0) * plane
                 var pass = activation.outputPass(bias: bias.map { $0 + gi * mg + o0 })
-                yc_conv_rows(packed + gi * groupFloats + o0 * k, o1 - o0, k, off, source + (b * c + gi * cg) * channelFloats, wq, ow,
+                yc_conv_rows(wp + (gi * mg + o0) * k, o1 - o0, k, off, source + (b * c + gi * cg) * channelFloats, wq, ow,
                              plane, r0, r1, dst, &pass)
             }
         }
