@@ -33,7 +33,9 @@ extension Operators {
         floatUnary("Softsign", [1], { $0 / (1 + abs($0)) }, { $0 / (1 + abs($0)) }, io: ("input", "output")),
         floatUnary("Mish", [18], { $0 * tanhf($0 > 0 ? $0 + log1pf(expf(-$0)) : log1pf(expf($0))) },
                    { $0 * tanh($0 > 0 ? $0 + log1p(exp(-$0)) : log1p(exp($0))) }),
-        floatUnary("HardSwish", [14], { $0 * min(max($0 / 6 + 0.5, 0), 1) }, { $0 * min(max($0 / 6 + 0.5, 0), 1) }),
+        // x * max(0, min(1, alpha * x + beta)), alpha = 1/6 and beta = 0.5 as the specification writes it (alpha a
+        // float in float32, as activation.c's fused pass computes it).
+        floatUnary("HardSwish", [14], { $0 * min(max($0 * (1 / 6 as Float) + 0.5, 0), 1) }, { $0 * min(max($0 / 6 + 0.5, 0), 1) }),
         OperatorSchema("Sigmoid", versions: [1, 6, 13], inputs: [.input("X", "T")],
                        outputs: [.output("Y", "T", shape: .sameAs(0))], types: ["T": .floats], infer: nil,
                        kernel: Kernels.sigmoid),
