@@ -16,9 +16,9 @@
         for (size_t i = 0; i < n; i++) { float v = y[i]; y[i] = (expr); }             \
     }
 
-static inline float relu(float v) { return v > 0 ? v : (v != v ? v : 0.0f); }
+static inline float relu(float v) { return yc_reluf(v); }
 static inline float leaky_relu(float v, double a) { return v >= 0 ? v : (float)((double)v * a); }
-static inline float sigmoid(float v) { return 1.0f / (1.0f + yc_expf(-v)); }
+static inline float sigmoid(float v) { return yc_sigmoidf(v); }
 // ONNX's alpha * x + beta with alpha = 1/6 as a float: a multiply, where x / 6 was a division (a
 // quarter of MobileNetV3's output passes).
 static inline float hard_swish(float v) {
@@ -74,4 +74,10 @@ __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 void yc_rows_bias_activation(float *out, size_t rows, size_t n, const float *bias, yc_activation act, float alpha, float beta,
                              float gamma) {
     YC_ACTIVATIONS(YC_ROWS)
+}
+
+void yc_output_pass_apply(const yc_output_pass *pass, long channel, float *y, size_t n) {
+    if (pass->act == YC_IDENTITY && !pass->bias) return;
+    yc_bias_activation(y, n, pass->bias ? pass->bias[channel] : 0.0f, pass->bias != NULL, pass->act, pass->alpha, pass->beta,
+                       pass->gamma);
 }

@@ -148,16 +148,13 @@ static tile_fn narrowest(long valid) { return valid > 32 ? tile48 : valid > 16 ?
 #define KC 256
 #define MC 256
 
-// Many taps: the sums of each pass over KC taps continue in a buffer of the block's columns (garbage
-// columns included), copied to the output at the end. Returns 0 when the buffer cannot be had.
 // The output pass over channels [i0, i1) of rows [r0, r1), while they are in cache.
 static void output_pass(const yc_output_pass *pass, float *dst, long plane, long ow, long r0, long r1, long i0, long i1) {
-    if (pass->act == YC_IDENTITY && !pass->bias) return;
-    for (long i = i0; i < i1; i++)
-        yc_bias_activation(dst + i * plane + r0 * ow, (size_t)((r1 - r0) * ow), pass->bias ? pass->bias[i] : 0.0f, pass->bias != NULL,
-                           pass->act, pass->alpha, pass->beta, pass->gamma);
+    for (long i = i0; i < i1; i++) yc_output_pass_apply(pass, i, dst + i * plane + r0 * ow, (size_t)((r1 - r0) * ow));
 }
 
+// Many taps: the sums of each pass over KC taps continue in a buffer of the block's columns (garbage
+// columns included), copied to the output at the end. Returns 0 when the buffer cannot be had.
 static int conv_rows_blocked(const float *w, long m, long k, const long *off, const float *src, long wq, long ow,
                              long plane, long r0, long r1, float *dst, const yc_output_pass *pass) {
     const long q0 = r0 * wq, q1 = r1 * wq, ncols = (q1 - q0 + NR - 1) / NR * NR;

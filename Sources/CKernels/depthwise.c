@@ -9,8 +9,8 @@
 #pragma clang fp contract(off)
 
 // A block of R output rows x W columns starting at (oy, x0), accumulated in registers over all the
-// taps (R x W / 16 independent chains, enough to hide the multiply-add's latency) and stored once: its
-// first `rows` rows and `cols` columns. It reads W columns of each row whatever `cols` is: up to W - 1
+// taps (R x W / 16 independent chains, enough to hide the multiply-add's latency) and stored once: all
+// R rows, their first `cols` columns. It reads W columns of each row whatever `cols` is: up to W - 1
 // floats past a row's last output, which the next row, or the caller's tail, holds.
 __attribute__((always_inline)) static inline void block(const int R, const int W, const float *phases, long wq, const long *off,
                                                         const float *weights, long taps, long oy, long x0, long cols, long ow,
@@ -54,8 +54,6 @@ void yc_depthwise_phases(const float *phases, long wq, const long *off, const fl
     for (long r0 = 0; r0 < oh; r0 += chunk) {
         const long r1 = r0 + chunk < oh ? r0 + chunk : oh;
         rows(phases, wq, off, weights, taps, r0, r1, ow, dst);
-        if (pass->act != YC_IDENTITY || pass->bias)
-            yc_bias_activation(dst + r0 * ow, (size_t)((r1 - r0) * ow), pass->bias ? pass->bias[0] : 0.0f, pass->bias != NULL,
-                               pass->act, pass->alpha, pass->beta, pass->gamma);
+        yc_output_pass_apply(pass, 0, dst + r0 * ow, (size_t)((r1 - r0) * ow));
     }
 }

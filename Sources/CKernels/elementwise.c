@@ -10,7 +10,7 @@
 
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 void yc_sigmoid(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + yc_expf(-x[i]));
+    for (size_t i = 0; i < n; i++) y[i] = yc_sigmoidf(x[i]);
 }
 
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
@@ -18,11 +18,7 @@ void yc_erf(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = yc_erff(x[i]);
 }
 
-// Relu as activation.c's output pass computes it: NaN stays NaN, -0 becomes +0.
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 void yc_relu(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        const float v = x[i];
-        y[i] = v > 0 ? v : (v != v ? v : 0.0f);
-    }
+    for (size_t i = 0; i < n; i++) y[i] = yc_reluf(x[i]);
 }

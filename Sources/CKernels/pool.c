@@ -23,7 +23,7 @@ static size_t started;                         // workers running, ids 1...start
 static _Atomic unsigned long generation;       // one more per job
 static yc_task_fn job_fn;
 static void *job_ctx;
-static size_t job_tasks, job_threads;
+static size_t job_threads;
 // Each thread's remaining share: the first task in the low 32 bits, one past the last in the high.
 // The owner takes from the front and others from the back, each by compare-and-swap on the pair.
 static _Atomic uint64_t shares[MAX_WORKERS + 1];
@@ -119,7 +119,6 @@ void yc_parallel_for(size_t tasks, size_t threads, yc_task_fn fn, void *ctx) {
     }
     job_fn = fn;
     job_ctx = ctx;
-    job_tasks = tasks;
     job_threads = threads;
     for (size_t w = 0; w < threads; w++)
         atomic_store_explicit(&shares[w], share(tasks * w / threads, tasks * (w + 1) / threads), memory_order_relaxed);

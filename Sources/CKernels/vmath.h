@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 
+// Relu: NaN stays NaN, -0 becomes +0 (the Relu kernel's and the output pass's).
+__attribute__((always_inline)) static inline float yc_reluf(float v) { return v > 0 ? v : (v != v ? v : 0.0f); }
+
 // expf: Cephes' range reduction and polynomial, within about 1 ulp of libm over the float range.
 __attribute__((always_inline)) static inline float yc_expf(float x) {
 #pragma clang fp contract(off)
@@ -28,6 +31,12 @@ __attribute__((always_inline)) static inline float yc_expf(float x) {
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
+}
+
+// 1 / (1 + exp(-x)), the Sigmoid kernel's and the output pass's.
+__attribute__((always_inline)) static inline float yc_sigmoidf(float x) {
+#pragma clang fp contract(off)
+    return 1.0f / (1.0f + yc_expf(-x));
 }
 
 // erff, within 1.34 ulp of the exact erf (measured on every third float up to 6 in magnitude; libm's

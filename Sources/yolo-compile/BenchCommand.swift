@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand, MemoryLimited {
         discussion: """
         Loads the model once, runs it on a seeded input `--warmup` times untimed, then `--repeat` times, and \
         prints the median and best latency in milliseconds, on `--threads` threads. `--profile` adds the time per \
-        operator (each node's median over `--repeat` more runs) (a convolution with its activation fused is one entry, "Conv+SiLU") and the `--slowest` slowest nodes. \
+        operator (a convolution with its activation fused is one entry, "Conv+SiLU") and the `--slowest` slowest \
+        nodes, each node's time its median over `--repeat` more runs. \
         tools/bench.py runs this beside onnxruntime and writes BENCHMARKS.md.
         """)
 

@@ -6,7 +6,8 @@
 /// within about 1 ulp of libm over the float range). x and y may alias.
 void yc_sigmoid(const float *x, float *y, size_t n);
 
-/// y[i] = erf(x[i]), within 1.34 ulp (vmath.h's yc_erff, which the GELU output pass also uses). x and y may alias.
+/// y[i] = erf(x[i]), within 1.34 ulp (vmath.h's yc_erff, which the GELU output pass also uses). x and
+/// y may alias.
 void yc_erf(const float *x, float *y, size_t n);
 
 /// y[i] = max(x[i], 0), NaN kept. x and y may alias.
@@ -89,14 +90,18 @@ typedef struct yc_output_pass {
     yc_activation act;
     float alpha, beta, gamma;
 } yc_output_pass;
-/// Output rows [r0, r1) of all m channels (w: m rows of k weights): dst[o * plane + oy * ow + ox] = sum
-/// over taps p in order of w[o][p] * src[off[p] + oy * wq + ox], as one chain of fused multiply-adds (conv.c says more), then
-/// `pass` over them (its bias indexed from dst's first channel).
+/// y = act(y + bias[channel]) over n floats, as yc_bias_activation computes it (nothing for identity
+/// without a bias).
+void yc_output_pass_apply(const yc_output_pass *pass, long channel, float *y, size_t n);
+/// Output rows [r0, r1) of all m channels (w: m rows of k weights): dst[o * plane + oy * ow + ox] =
+/// sum over taps p in order of w[o][p] * src[off[p] + oy * wq + ox], as one chain of fused
+/// multiply-adds (conv.c says more), then `pass` over them (its bias indexed from dst's first channel).
 void yc_conv_rows(const float *w, long m, long k, const long *off, const float *src, long wq, long ow, long plane,
                   long r0, long r1, float *dst, const yc_output_pass *pass);
 /// One channel of a depthwise convolution over its stride phases (yc_conv_phases, with
-/// YC_DEPTHWISE_TAIL readable floats after them): dst (oh x ow) = the sum of weights[p] * phases[off[p] + oy * wq + ox] over the
-/// taps p in order, one chain of fused multiply-adds from zero, then `pass` (its bias[0] this channel's).
+/// YC_DEPTHWISE_TAIL readable floats after them): dst (oh x ow) = the sum of weights[p] *
+/// phases[off[p] + oy * wq + ox] over the taps p in order, one chain of fused multiply-adds from zero,
+/// then `pass` (its bias[0] this channel's).
 void yc_depthwise_phases(const float *phases, long wq, const long *off, const float *weights, long taps, long oh, long ow,
                          float *dst, const yc_output_pass *pass);
 #define YC_DEPTHWISE_TAIL 16

@@ -54,7 +54,8 @@ public enum FusedActivation: Sendable, Equatable {
         yc_rows_bias_activation(y, rows, n, bias, kind, a, b, c)
     }
 
-    /// The output pass a direct convolution applies, bias[o] added to output channel o (none when nil).
+    /// The output pass the direct and depthwise convolutions apply in C, bias[o] added to output channel
+    /// o (none when nil).
     func outputPass(bias: UnsafePointer<Float>?) -> yc_output_pass {
         let (kind, a, b, c) = kernel
         return yc_output_pass(bias: bias, act: kind, alpha: a, beta: b, gamma: c)

@@ -70,6 +70,7 @@ extension Kernels {
             bias.withUnsafeBufferPointer { bb in
                 let xp = xb.baseAddress!, wp = wb.baseAddress!
                 let biasOf = { (o: Int) -> Float? in bb.isEmpty ? nil : bb[o] }
+                let biasPointer = bb.isEmpty ? nil : bb.baseAddress
                 if cg == 1 && g == c && m == g {
                     // Depthwise: one small kernel per channel over its stride phases; a direct loop beats g one-row products.
                     let layout = ConvPhases(height: h, width: wd, window: win, kh: kh, kw: kw, channels: 1, asIs: false)
@@ -91,7 +92,7 @@ extension Kernels {
                             layout.fill(from: xp + t0 * h * wd, into: phases, channels: t1 - t0)
                             for t in t0..<t1 {
                                 let ch = t % c
-                                var pass = activation.outputPass(bias: bb.isEmpty ? nil : bb.baseAddress! + ch)
+                                var pass = activation.outputPass(bias: biasPointer.map { $0 + ch })
                                 yc_depthwise_phases(phases + (t - t0) * layout.channelFloats, layout.wq, ob.baseAddress!, wp + ch * taps, taps,
                                                     oh, ow, yp + t * plane, &pass)
                             }
@@ -108,8 +109,7 @@ extension Kernels {
                     return
                 }
                 if DirectConvolution.enabled && DirectConvolution.supported {
-                    directConv2d(xp, xShape, wp, wShape, g, win, out, yp, activation: activation, bias: bb.baseAddress.flatMap { bb.isEmpty ? nil : $0 },
-                                 threads: threads)
+                    directConv2d(xp, xShape, wp, wShape, g, win, out, yp, activation: activation, bias: biasPointer, threads: threads)
                     return
                 }
                 // A 1x1, stride-1, unpadded convolution reads its input rows as the column matrix.

@@ -39,9 +39,8 @@ extension Kernels {
         if let phases {
             let channelsPerTask = Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))
             parallelTasks((n * c + channelsPerTask - 1) / channelsPerTask, threads: threads) { _, task in
-                for t in (task * channelsPerTask)..<Swift.min(n * c, (task + 1) * channelsPerTask) {
-                    layout.fill(from: xp + t * h * wd, into: phases + t * channelFloats)
-                }
+                let t0 = task * channelsPerTask, t1 = Swift.min(n * c, t0 + channelsPerTask)
+                layout.fill(from: xp + t0 * h * wd, into: phases + t0 * channelFloats, channels: t1 - t0)
             }
         }
 

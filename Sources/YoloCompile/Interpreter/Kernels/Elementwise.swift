@@ -68,9 +68,12 @@ extension Kernels {
     }
 
     /// Floats through yc_relu (vector C; NaN kept, -0 to +0, as the fused output pass computes it).
-    static let relu: Kernel = { ctx in try ctx.input(0).dtype.storage == .ints ? reluIntegers(ctx) : reluFloats(ctx) }
+    static let relu: Kernel = { ctx in
+        let x = try ctx.input(0)
+        guard x.dtype.storage == .ints else { return try reluFloats(ctx) }
+        return [Tensor(shape: x.shape, ints: x.ints.map { Swift.max($0, 0) }, dtype: x.dtype)]
+    }
     private static let reluFloats = floatVectorUnary({ yc_relu($0, $1, $2) }, { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) })
-    private static let reluIntegers = numericUnary(float: { _ in .nan }, double: { _ in .nan }, int: { v, _ in Swift.max(v, 0) })  // integers only
     // |Int.min| wraps to itself, as in two's complement; unsigned values are their own magnitude.
     static let abs = numericUnary(float: { Swift.abs($0) }, double: { Swift.abs($0) },
                                   int: { v, dt in dt == .uint64 ? v : (v == .min ? v : Swift.abs(v)) })
