@@ -202,3 +202,15 @@ void yc_conv_rows(const float *w, long m, long k, const long *off, const float *
         output_pass(pass, dst, plane, ow, r0, r1, i0, i1);
     }
 }
+
+void yc_conv_product(const float *a, long m, long k, const float *b, const long *off, long n, float *c, long ldc) {
+    // As yc_conv_rows: two panels' weights in L1 while the columns stream from L2.
+    for (long i0 = 0; i0 < m; i0 += 2 * MR) {
+        const long i1 = i0 + 2 * MR < m ? i0 + 2 * MR : m;
+        for (long q = 0; q < n; q += NR) {
+            const long valid = n - q < NR ? n - q : NR;
+            for (long i = i0; i < i1; i += MR)
+                narrowest(valid)(k, a + i * k, k, i1 - i < MR ? i1 - i : MR, b + q, off, valid, c + i * ldc + q, ldc, 0, NULL);
+        }
+    }
+}

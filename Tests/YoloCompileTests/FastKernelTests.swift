@@ -3,7 +3,7 @@ import XCTest
 import YoloCompile
 
 /// The interpreter's fast paths against plain ones on seeded random shapes: the blocked, threaded
-/// convolution (direct kernel and im2col) against a seven-loop convolution in double; every fused activation against the
+/// convolution (direct kernel, Winograd and im2col) against a seven-loop convolution in double; every fused activation against the
 /// same graph run node by node (bit for bit); threaded products and elementwise loops against one
 /// thread (bit for bit).
 final class FastKernelTests: XCTestCase {
@@ -142,6 +142,86 @@ final class FastKernelTests: XCTestCase {
             for threads in [1, 3] {
                 let y = try KernelThreads.$count.withValue(threads) { try Interpreter(g).run([x])[0] }
                 assertSameBits(y, Tensor(shape: [cv.n, cv.m, oh, ow], floats: want), "\(cv), \(threads) threads")
+            }
+        }
+    }
+
+    /// Winograd F(2x2, 3x3) (3x3, stride 1, at least 32 channels in and out) against the definition in
+    /// double, within 1e-5 of the largest output as every fast path, the same bits on any thread count,
+    /// and not the direct kernel's bits (so it ran): odd sizes (a last tile half outside the output),
+    /// asymmetric pads, one tile, several blocks of tile rows, a batch, and channels off the 16-lane
+    /// vectors and the 8-row weight panels.
+    func testWinogradConvolutionMatchesTheDefinition() throws {
+        guard DirectConvolution.supported else { throw XCTSkip("Winograd runs only beside the direct kernel (AVX-512)") }
+        var rng = SplitMix64(seed: 23)
+        func conv3x3(n: Int, c: Int, m: Int, h: Int, w: Int, pads: [Int], bias: Bool) -> ConvCase {
+            ConvCase(n: n, c: c, m: m, g: 1, h: h, w: w, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: pads, bias: bias)
+        }
+        let cases = [
+            conv3x3(n: 2, c: 32, m: 40, h: 19, w: 23, pads: [1, 1, 1, 1], bias: true),
+            conv3x3(n: 1, c: 48, m: 33, h: 9, w: 30, pads: [0, 1, 2, 0], bias: false),
+            conv3x3(n: 1, c: 35, m: 64, h: 2, w: 2, pads: [1, 1, 1, 1], bias: true),
+            conv3x3(n: 1, c: 32, m: 32, h: 80, w: 81, pads: [1, 1, 1, 1], bias: true),  // 7 blocks of 6 tile rows
+            conv3x3(n: 1, c: 300, m: 37, h: 7, w: 5, pads: [1, 2, 0, 1], bias: true),
+        ]
+        for cv in cases {
+            let x = Self.randomTensor([cv.n, cv.c, cv.h, cv.w], &rng)
+            let w = Self.randomTensor([cv.m, cv.c, 3, 3], &rng)
+            let b = cv.bias ? Self.randomTensor([cv.m], &rng) : nil
+            let (shape, want) = Self.referenceConv(x, w, b, cv)
+            let g = try convGraph(cv, w, b) { _, y in y }
+            let runs = try [1, 2, 3].map { threads in try KernelThreads.$count.withValue(threads) { try Interpreter(g).run([x])[0] } }
+            XCTAssertEqual(runs[0].shape, shape, "\(cv)")
+            let scale = max(1, want.map(abs).max() ?? 0)
+            let err = zip(runs[0].floats, want).map { abs(Double($0) - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(err / scale, 1e-5, "\(cv)")
+            for y in runs.dropFirst() { assertSameBits(y, runs[0], "\(cv): threads") }
+            let direct = try WinogradConvolution.$enabled.withValue(false) { try Interpreter(g).run([x])[0] }
+            XCTAssertNotEqual(direct.floats, runs[0].floats, "\(cv): Winograd did not run")
+        }
+    }
+
+    /// Infinities and NaNs: the transforms' differences would turn an infinity into a NaN (inf - inf)
+    /// where the direct sum keeps it, so the rows where one appears run the direct kernel, and every
+    /// output that is not finite is the direct kernel's, bit for bit, with the SiLU fused after it.
+    func testWinogradRowsWithInfinitiesRunTheDirectKernel() throws {
+        guard DirectConvolution.supported else { throw XCTSkip("Winograd runs only beside the direct kernel (AVX-512)") }
+        var rng = SplitMix64(seed: 24)
+        let cv = ConvCase(n: 1, c: 32, m: 32, g: 1, h: 90, w: 20, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [1, 1, 1, 1], bias: true)
+        var x = Self.randomTensor([cv.n, cv.c, cv.h, cv.w], &rng)
+        x.floats[5 * 20 + 7] = .infinity
+        x.floats[3 * 90 * 20 + 40 * 20 + 3] = -.infinity
+        x.floats[31 * 90 * 20 + 70 * 20 + 19] = .nan
+        let w = Self.randomTensor([cv.m, cv.c, 3, 3], &rng), b = Self.randomTensor([cv.m], &rng)
+        let g = try convGraph(cv, w, b) { gb, c in try gb.op("Mul", [c, try gb.op("Sigmoid", [c])]) }
+        let fast = try Interpreter(g).run([x])[0]
+        let direct = try WinogradConvolution.$enabled.withValue(false) { try Interpreter(g).run([x])[0] }
+        var special = 0
+        for (a, d) in zip(fast.floats, direct.floats) where !d.isFinite || !a.isFinite {
+            special += 1
+            XCTAssertTrue(a.bitPattern == d.bitPattern || (a.isNaN && d.isNaN), "\(a) where the direct kernel gives \(d)")
+        }
+        XCTAssertGreaterThan(special, 3 * 32)
+        XCTAssertNotEqual(fast.floats, direct.floats, "Winograd ran in the other rows")
+    }
+
+    /// Every sample model (seeded weights, 384x384, a size every sample takes) with Winograd and with the
+    /// direct kernel alone: within 1e-6 of the largest output (3.8e-7 at most, on YOLOv5x and MobileViT),
+    /// ten times inside the 1e-5 every fast path keeps against the plain one.
+    func testWinogradKeepsEverySampleWithinTheParityTolerance() throws {
+        guard DirectConvolution.supported else { throw XCTSkip("Winograd runs only beside the direct kernel (AVX-512)") }
+        let samples = try FileManager.default.contentsOfDirectory(atPath: Repo.path("samples")).filter { $0.hasSuffix(".yaml") }.sorted()
+        XCTAssertEqual(samples.count, 23)
+        var rng = SplitMix64(seed: 25)
+        for file in samples {
+            let c = try Compiler.compile(configFile: Repo.path("samples/\(file)"), options: CompileOptions(imageHeight: 384, imageWidth: 384))
+            let input = c.optimized.type(of: c.optimized.inputs[0]).shape
+            let x = Tensor(shape: input, floats: (0..<input.reduce(1, *)).map { _ in rng.nextUnitFloat() })
+            let fast = try Interpreter(c.optimized).run([x])
+            let direct = try WinogradConvolution.$enabled.withValue(false) { try Interpreter(c.optimized).run([x]) }
+            for (a, d) in zip(fast, direct) {
+                let scale = max(1, d.floats.map(abs).max() ?? 0)
+                XCTAssertLessThanOrEqual(maxAbsDifference(a, d) / scale, 1e-6, file)
             }
         }
     }

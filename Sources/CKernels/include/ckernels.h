@@ -106,4 +106,30 @@ void yc_depthwise_phases(const float *phases, long wq, const long *off, const fl
                          float *dst, const yc_output_pass *pass);
 #define YC_DEPTHWISE_TAIL 16
 
+/// The matrix product c[i][j] = sum over p in order of a[i][p] * b[off[p] + j] (a: m rows of k), for
+/// columns j < n, by the direct convolution's tile: one chain of fused multiply-adds from zero per
+/// output. c holds m rounded up to YC_CONV_MR rows of ldc floats, ldc >= n rounded up to 16 (whole
+/// vectors are stored).
+void yc_conv_product(const float *a, long m, long k, const float *b, const long *off, long n, float *c, long ldc);
+
+/// Winograd F(2x2, 3x3) for 3x3, stride-1, undilated, ungrouped convolutions (winograd.c).
+/// u (16 x m x c floats) = the transformed kernels w (m x c x 3 x 3), of outputs [o0, o1).
+void yc_winograd_weights(const float *w, long m, long c, long o0, long o1, float *u);
+/// Floats of scratch that yc_winograd_rows needs with columns `ld` apart.
+long yc_winograd_scratch(long m, long c, long ld);
+/// A Winograd convolution's operands: the input laid out as one zero-padded phase per channel
+/// (yc_conv_phases, stride 1, channelFloats apart) of wq = 2 ntx + 2 columns and at least 2 ty1 + 2 rows
+/// for any rows asked of it, with wq + 64 readable floats after the last; the kernels w and their
+/// transform u; off[p] = p * ld for p < c (ld, a multiple of 16, at least the tiles of a call); taps, the
+/// direct kernel's offsets into the phases (yc_conv_rows), for rows whose sums are not finite.
+typedef struct yc_winograd_conv {
+    const float *u, *w, *phases;
+    const long *off, *taps;
+    long m, c, ld, channelFloats, wq, ntx, oh, ow;
+} yc_winograd_conv;
+/// Output rows [2 ty0, min(2 ty1, oh)) of all m channels of dst (m x oh x ow), then `pass` over them;
+/// scratch holds yc_winograd_scratch(m, c, ld) floats. Rows where an infinity or a NaN appears run the
+/// direct kernel instead (yc_conv_rows), so special values come out as the direct kernel has them.
+void yc_winograd_rows(const yc_winograd_conv *conv, long ty0, long ty1, float *dst, const yc_output_pass *pass, float *scratch);
+
 #endif

@@ -1,7 +1,8 @@
 import CKernels
 
 /// Conv over blocks of output rows, with the bias and any fused activation applied to each block
-/// while it is in cache: a direct kernel where the CPU has AVX-512 (`directConv2d`), else im2col +
+/// while it is in cache: a direct kernel where the CPU has AVX-512 (`directConv2d`; Winograd for wide
+/// 3x3 stride-1 ones, `winogradConv2d`), else im2col +
 /// sgemm (a 1x1, stride-1, unpadded convolution reading its input directly as the column matrix); a
 /// depthwise one runs a direct loop per channel. 1-D convolutions run as 2-D ones of height 1; 3-D
 /// ones (and float64) through an N-D im2col.
@@ -109,6 +110,10 @@ extension Kernels {
                     return
                 }
                 if DirectConvolution.enabled && DirectConvolution.supported {
+                    if WinogradConvolution.applies(c: c, m: m, g: g, kh: kh, kw: kw, window: win, out: out) {
+                        winogradConv2d(xp, xShape, wp, wShape, win, out, yp, activation: activation, bias: biasPointer, threads: threads)
+                        return
+                    }
                     directConv2d(xp, xShape, wp, wShape, g, win, out, yp, activation: activation, bias: biasPointer, threads: threads)
                     return
                 }

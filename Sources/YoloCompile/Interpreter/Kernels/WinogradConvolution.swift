@@ -1,0 +1,83 @@
+import CKernels
+
+/// Winograd F(2x2, 3x3) for 3x3, stride-1, undilated, ungrouped convolutions (Sources/CKernels/winograd.c):
+/// 16 multiplies per 2x2 block of outputs and input channel where the direct kernel takes 36, at the
+/// cost of transforming the input and output tiles. It wins where the channels are wide enough for its
+/// 16 matrix products to run at the tile's speed:
+///
+///     x --pad to whole tiles--> phases --B^T d B--> V[16] (c x tiles)
+///     M[xi] = U[xi] (m x c) * V[xi]        U = G g G^T, the kernels transformed on each call
+///     y = A^T M A, then bias and activation
+///
+/// Its outputs differ from the direct kernel's by a few units in the last place (the transforms round):
+/// on random layers of YOLOv5's widths (32 to 256 channels) by up to 3e-6 of the largest output, on every
+/// sample model by up to 3.8e-7 of it (`FastKernelTests`). Rows where an infinity or a NaN appears run
+/// the direct kernel, which keeps special values as a plain sum has them. With `enabled` false, these
+/// convolutions run the direct kernel.
+public enum WinogradConvolution {
+    @TaskLocal public static var enabled = true
+
+    /// Whether a convolution runs here: 3x3, stride 1, no dilation, one group, and at least 32 input
+    /// and output channels (below that the transforms cost more than the products save: 16 -> 16
+    /// channels at 160x160 ran 15% slower than the direct kernel).
+    static func applies(c: Int, m: Int, g: Int, kh: Int, kw: Int, window win: SpatialWindow, out: [Int]) -> Bool {
+        enabled && g == 1 && kh == 3 && kw == 3 && win.strides == [1, 1] && win.dilations == [1, 1] && c >= 32 && m >= 32
+            && out[2] >= 2 && out[3] >= 2
+    }
+}
+
+extension Kernels {
+    static func winogradConv2d(_ xp: UnsafePointer<Float>, _ xShape: [Int], _ wp: UnsafePointer<Float>, _ wShape: [Int],
+                               _ win: SpatialWindow, _ out: [Int], _ yp: UnsafeMutablePointer<Float>, activation: FusedActivation,
+                               bias: UnsafePointer<Float>?, threads: Int) {
+        let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
+        let m = wShape[0], (oh, ow) = (out[2], out[3]), plane = oh * ow
+        let (ntx, nty) = ((ow + 1) / 2, (oh + 1) / 2)
+        // Padded to whole tiles: 2 nty + 2 rows and 2 ntx + 2 columns, the extra row or column zero.
+        var padded = win
+        padded.pads[2] += 2 * nty - oh
+        padded.pads[3] += 2 * ntx - ow
+        let layout = ConvPhases(height: h, width: wd, window: padded, kh: 3, kw: 3, channels: c, asIs: false)
+        let (channelFloats, tail) = (layout.channelFloats, layout.wq + 64)
+        let phases = UnsafeMutablePointer<Float>.allocate(capacity: n * c * channelFloats + tail)
+        defer { phases.deallocate() }
+        (phases + n * c * channelFloats).initialize(repeating: 0, count: tail)
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * m * c)
+        defer { u.deallocate() }
+        let channelsPerTask = Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))
+        let outputsPerTask = Swift.max(1, (1 << 14) / (9 * c))
+        let fills = (n * c + channelsPerTask - 1) / channelsPerTask, transforms = (m + outputsPerTask - 1) / outputsPerTask
+        parallelTasks(fills + transforms, threads: threads) { _, task in
+            if task < fills {
+                let t0 = task * channelsPerTask, t1 = Swift.min(n * c, t0 + channelsPerTask)
+                layout.fill(from: xp + t0 * h * wd, into: phases + t0 * channelFloats, channels: t1 - t0)
+            } else {
+                let o0 = (task - fills) * outputsPerTask
+                yc_winograd_weights(wp, m, c, o0, Swift.min(m, o0 + outputsPerTask), u)
+            }
+        }
+
+        // Blocks of whole tile rows whose transformed tiles (V and M, 16 x (c + m) x tiles) take about a
+        // MiB, half of L2.
+        let mr = Int(YC_CONV_MR), mp = (m + mr - 1) / mr * mr
+        let rows = Swift.max(1, Swift.min(nty, (1 << 14) / ((c + mp) * ntx)))
+        let blocks = (nty + rows - 1) / rows
+        let ld = (rows * ntx + 15) / 16 * 16
+        let offsets = (0..<c).map { $0 * ld }
+        let scratchFloats = yc_winograd_scratch(m, c, ld)
+        let tasks = n * blocks
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: parallelWorkers(tasks, threads: threads) * scratchFloats)
+        defer { scratch.deallocate() }
+        offsets.withUnsafeBufferPointer { ob in
+        layout.offsets.withUnsafeBufferPointer { taps in
+            parallelTasks(tasks, threads: threads) { worker, t in
+                let b = t / blocks, ty0 = (t % blocks) * rows
+                var conv = yc_winograd_conv(u: u, w: wp, phases: phases + b * c * channelFloats, off: ob.baseAddress!,
+                                            taps: taps.baseAddress!, m: m, c: c, ld: ld, channelFloats: channelFloats, wq: layout.wq,
+                                            ntx: ntx, oh: oh, ow: ow)
+                var pass = activation.outputPass(bias: bias)
+                yc_winograd_rows(&conv, ty0, Swift.min(nty, ty0 + rows), yp + b * m * plane, &pass, scratch + worker * scratchFloats)
+            }
+        } }
+    }
+}
