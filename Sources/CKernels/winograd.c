@@ -53,18 +53,30 @@ void yc_winograd_weights(const float *w, long m, long c, long o0, long o1, float
     }
 }
 
-// V[xi][ci][j] = (B^T d B)[xi] for the tiles j = r * ntx + tx of tile rows [ty0, ty1): sixteen tiles of a
-// row at a time, their patches' even and odd columns split out of two loads each.
+// Tiles are numbered row by row, j = ty * ntx + tx, and a call takes a run of them [j0, j1), which may
+// begin and end inside a tile row: the products then run over whole 48-column tiles but for the last,
+// where a block of whole tile rows (40 tiles at 80 x 80) would leave a narrow tile every block.
+// FOR_TILE_ROWS runs its body for each tile row ty that [j0, j1) meets, in order, with [tx0, tx1) the
+// run's part of it.
+#define FOR_TILE_ROWS(ntx, j0, j1, ...)                                           \
+    for (long ty = (j0) / (ntx); ty * (ntx) < (j1); ty++) {                       \
+        const long tx0 = (j0) > ty * (ntx) ? (j0) - ty * (ntx) : 0;              \
+        const long tx1 = (j1) - ty * (ntx) < (ntx) ? (j1) - ty * (ntx) : (ntx);  \
+        __VA_ARGS__                                                               \
+    }
+
+// V[xi][ci][j - j0] = (B^T d B)[xi] for the tiles j of [j0, j1): sixteen tiles of a row at a time,
+// their patches' even and odd columns split out of two loads each.
 __attribute__((target("avx512f")))
-static void input_transform(const float *phases, long c, long channelFloats, long wq, long ntx, long ty0, long ty1, float *v,
+static void input_transform(const float *phases, long c, long channelFloats, long wq, long ntx, long j0, long j1, float *v,
                             long ldv, long xiStride) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     for (long ci = 0; ci < c; ci++) {
         const float *plane = phases + ci * channelFloats;
-        for (long ty = ty0; ty < ty1; ty++) {
-            for (long tx = 0; tx < ntx; tx += 16) {
-                const long n = ntx - tx < 16 ? ntx - tx : 16;
+        FOR_TILE_ROWS(ntx, j0, j1, {
+            for (long tx = tx0; tx < tx1; tx += 16) {
+                const long n = tx1 - tx < 16 ? tx1 - tx : 16;
                 const __mmask16 keep = (__mmask16)(n == 16 ? 0xFFFFu : (1u << n) - 1);
                 __m512 d[4][4];
                 for (int r = 0; r < 4; r++) {
@@ -83,7 +95,7 @@ static void input_transform(const float *phases, long c, long channelFloats, lon
                     t[2][k] = _mm512_sub_ps(d[2][k], d[1][k]);
                     t[3][k] = _mm512_sub_ps(d[1][k], d[3][k]);
                 }
-                float *dst = v + ci * ldv + (ty - ty0) * ntx + tx;
+                float *dst = v + ci * ldv + ty * ntx + tx - j0;
                 for (int i = 0; i < 4; i++) {  // (B^T d) B
                     _mm512_mask_storeu_ps(dst + (4 * i + 0) * xiStride, keep, _mm512_sub_ps(t[i][0], t[i][2]));
                     _mm512_mask_storeu_ps(dst + (4 * i + 1) * xiStride, keep, _mm512_add_ps(t[i][1], t[i][2]));
@@ -91,24 +103,25 @@ static void input_transform(const float *phases, long c, long channelFloats, lon
                     _mm512_mask_storeu_ps(dst + (4 * i + 3) * xiStride, keep, _mm512_sub_ps(t[i][1], t[i][3]));
                 }
             }
-        }
+        })
     }
 }
 
-// Y = A^T M A for each output channel's tiles, stored where they fall inside the output (oh x ow),
-// then the output pass over the channel's rows while they are in cache.
+// Y = A^T M A for each output channel's tiles, stored where they fall inside the output (oh x ow), then
+// the output pass over what this call stored, while it is in cache: runs of whole rows at once, the
+// parts of rows at either end (which other calls finish) alone. Returns 1, without the output pass,
+// when a sum is infinite or NaN.
 __attribute__((target("avx512f")))
-static int output_transform(const float *mt, long m, long ldm, long xiStride, long ntx, long ty0, long ty1, float *dst,
+static int output_transform(const float *mt, long m, long ldm, long xiStride, long ntx, long j0, long j1, float *dst,
                             long plane, long oh, long ow, const yc_output_pass *pass) {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    const long y0 = 2 * ty0, y1 = 2 * ty1 < oh ? 2 * ty1 : oh;
     __mmask16 nonfinite = 0;  // lanes where y - y is not 0: an infinity or a NaN among the stored sums
     for (long o = 0; o < m; o++) {
         float *out = dst + o * plane;
-        for (long ty = ty0; ty < ty1; ty++) {
-            for (long tx = 0; tx < ntx; tx += 16) {
-                const float *src = mt + o * ldm + (ty - ty0) * ntx + tx;
+        FOR_TILE_ROWS(ntx, j0, j1, {
+            for (long tx = tx0; tx < tx1; tx += 16) {
+                const float *src = mt + o * ldm + ty * ntx + tx - j0;
                 __m512 s[2][4];  // A^T M
                 for (int j = 0; j < 4; j++) {
                     const __m512 m0 = _mm512_loadu_ps(src + (0 + j) * xiStride), m1 = _mm512_loadu_ps(src + (4 + j) * xiStride);
@@ -116,8 +129,8 @@ static int output_transform(const float *mt, long m, long ldm, long xiStride, lo
                     s[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
                     s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
                 }
-                // Output columns 2 tx .. 2 tx + 31 of rows 2 ty and 2 ty + 1, those inside the output.
-                const long cols = ow - 2 * tx;
+                // Output columns 2 tx .. 2 tx + 31 of rows 2 ty and 2 ty + 1: those of this call's tiles inside the output.
+                const long tiles = tx1 - tx < 16 ? tx1 - tx : 16, cols = ow - 2 * tx < 2 * tiles ? ow - 2 * tx : 2 * tiles;
                 const __mmask16 first = (__mmask16)(cols >= 16 ? 0xFFFFu : (1u << cols) - 1);
                 const __mmask16 second = (__mmask16)(cols >= 32 ? 0xFFFFu : cols <= 16 ? 0u : (1u << (cols - 16)) - 1);
                 for (int r = 0; r < 2 && 2 * ty + r < oh; r++) {
@@ -131,8 +144,20 @@ static int output_transform(const float *mt, long m, long ldm, long xiStride, lo
                     _mm512_mask_storeu_ps(row + 16, second, right);
                 }
             }
-        }
-        if (!nonfinite) yc_output_pass_apply(pass, o, out + y0 * ow, (size_t)((y1 - y0) * ow));
+        })
+        if (nonfinite) continue;
+        long run0 = -1, run1 = -1;  // the output rows of the tile rows wholly this call's (consecutive)
+        FOR_TILE_ROWS(ntx, j0, j1, {
+            const long y0 = 2 * ty, y1 = 2 * ty + 2 < oh ? 2 * ty + 2 : oh;
+            if (tx0 == 0 && tx1 == ntx) {
+                if (run0 < 0) run0 = y0;
+                run1 = y1;
+            } else {
+                const long x0 = 2 * tx0, x1 = 2 * tx1 < ow ? 2 * tx1 : ow;
+                for (long y = y0; y < y1; y++) yc_output_pass_apply(pass, o, out + y * ow + x0, (size_t)(x1 - x0));
+            }
+        })
+        if (run0 >= 0) yc_output_pass_apply(pass, o, out + run0 * ow, (size_t)((run1 - run0) * ow));
     }
     return nonfinite != 0;
 }
@@ -146,16 +171,10 @@ long yc_winograd_scratch(long m, long c, long ld) {
     return 16 * (v_stride(c, ld) + m_stride(m, ld)) + 16;  // the output transform's last loads run up to 15 floats past M
 }
 
-void yc_winograd_rows(const yc_winograd_conv *conv, long ty0, long ty1, float *dst, const yc_output_pass *pass, float *scratch) {
+int yc_winograd_tiles(const yc_winograd_conv *conv, long j0, long j1, float *dst, const yc_output_pass *pass, float *scratch) {
     const long m = conv->m, c = conv->c, ld = conv->ld, vs = v_stride(c, ld), ms = m_stride(m, ld);
     float *v = scratch, *mt = scratch + 16 * vs;
-    input_transform(conv->phases, c, conv->channelFloats, conv->wq, conv->ntx, ty0, ty1, v, ld, vs);
-    for (int xi = 0; xi < 16; xi++)
-        yc_conv_product(conv->u + xi * m * c, m, c, v + xi * vs, conv->off, (ty1 - ty0) * conv->ntx, mt + xi * ms, ld);
-    if (output_transform(mt, m, ld, ms, conv->ntx, ty0, ty1, dst, conv->oh * conv->ow, conv->oh, conv->ow, pass)) {
-        // An infinity or a NaN among the sums: the transforms' differences can turn an infinity into a
-        // NaN (inf - inf) or overflow where the direct sum does not, so these rows take the direct kernel.
-        const long y1 = 2 * ty1 < conv->oh ? 2 * ty1 : conv->oh;
-        yc_conv_rows(conv->w, m, 9 * c, conv->taps, conv->phases, conv->wq, conv->ow, conv->oh * conv->ow, 2 * ty0, y1, dst, pass);
-    }
+    input_transform(conv->phases, c, conv->channelFloats, conv->wq, conv->ntx, j0, j1, v, ld, vs);
+    for (int xi = 0; xi < 16; xi++) yc_conv_product(conv->u + xi * m * c, m, c, v + xi * vs, conv->off, j1 - j0, mt + xi * ms, ld);
+    return output_transform(mt, m, ld, ms, conv->ntx, j0, j1, dst, conv->oh * conv->ow, conv->oh, conv->ow, pass);
 }

@@ -115,21 +115,21 @@ void yc_conv_product(const float *a, long m, long k, const float *b, const long 
 /// Winograd F(2x2, 3x3) for 3x3, stride-1, undilated, ungrouped convolutions (winograd.c).
 /// u (16 x m x c floats) = the transformed kernels w (m x c x 3 x 3), of outputs [o0, o1).
 void yc_winograd_weights(const float *w, long m, long c, long o0, long o1, float *u);
-/// Floats of scratch that yc_winograd_rows needs with columns `ld` apart.
+/// Floats of scratch that yc_winograd_tiles needs with columns `ld` apart.
 long yc_winograd_scratch(long m, long c, long ld);
 /// A Winograd convolution's operands: the input laid out as one zero-padded phase per channel
-/// (yc_conv_phases, stride 1, channelFloats apart) of wq = 2 ntx + 2 columns and at least 2 ty1 + 2 rows
-/// for any rows asked of it, with wq + 64 readable floats after the last; the kernels w and their
-/// transform u; off[p] = p * ld for p < c (ld, a multiple of 16, at least the tiles of a call); taps, the
-/// direct kernel's offsets into the phases (yc_conv_rows), for rows whose sums are not finite.
+/// (yc_conv_phases, stride 1, channelFloats apart) of wq = 2 ntx + 2 columns and 2 nty + 2 rows, with 64
+/// readable floats after the last; the transformed kernels u; off[p] = p * ld for p < c (ld, a multiple
+/// of 16, at least the tiles of a call).
 typedef struct yc_winograd_conv {
-    const float *u, *w, *phases;
-    const long *off, *taps;
+    const float *u, *phases;
+    const long *off;
     long m, c, ld, channelFloats, wq, ntx, oh, ow;
 } yc_winograd_conv;
-/// Output rows [2 ty0, min(2 ty1, oh)) of all m channels of dst (m x oh x ow), then `pass` over them;
-/// scratch holds yc_winograd_scratch(m, c, ld) floats. Rows where an infinity or a NaN appears run the
-/// direct kernel instead (yc_conv_rows), so special values come out as the direct kernel has them.
-void yc_winograd_rows(const yc_winograd_conv *conv, long ty0, long ty1, float *dst, const yc_output_pass *pass, float *scratch);
+/// The 2x2 output tiles [j0, j1) of all m channels of dst (m x oh x ow), tile j = ty * ntx + tx holding
+/// rows 2 ty, 2 ty + 1 and columns 2 tx, 2 tx + 1 (those inside), then `pass` over them; scratch holds
+/// yc_winograd_scratch(m, c, ld) floats. Returns 1 when a sum is an infinity or a NaN: the output pass
+/// is then not (wholly) applied, and the caller runs the direct kernel instead.
+int yc_winograd_tiles(const yc_winograd_conv *conv, long j0, long j1, float *dst, const yc_output_pass *pass, float *scratch);
 
 #endif

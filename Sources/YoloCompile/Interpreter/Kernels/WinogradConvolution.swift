@@ -1,19 +1,20 @@
 import CKernels
+import Synchronization
 
 /// Winograd F(2x2, 3x3) for 3x3, stride-1, undilated, ungrouped convolutions (Sources/CKernels/winograd.c):
 /// 16 multiplies per 2x2 block of outputs and input channel where the direct kernel takes 36, at the
 /// cost of transforming the input and output tiles. It wins where the channels are wide enough for its
 /// 16 matrix products to run at the tile's speed:
 ///
-///     x --pad to whole tiles--> phases --B^T d B--> V[16] (c x tiles)
+///     x --pad to whole tiles--> phases --B^T d B--> V[16] (c x tiles), runs of tiles at a time
 ///     M[xi] = U[xi] (m x c) * V[xi]        U = G g G^T, the kernels transformed on each call
 ///     y = A^T M A, then bias and activation
 ///
 /// Its outputs differ from the direct kernel's by a few units in the last place (the transforms round):
 /// on random layers of YOLOv5's widths (32 to 256 channels) by up to 3e-6 of the largest output, on every
-/// sample model by up to 3.8e-7 of it (`FastKernelTests`). Rows where an infinity or a NaN appears run
-/// the direct kernel, which keeps special values as a plain sum has them. With `enabled` false, these
-/// convolutions run the direct kernel.
+/// sample model by up to 3.8e-7 of it (`FastKernelTests`). A convolution where an infinity or a NaN
+/// appears among the sums runs again on the direct kernel, which keeps special values as a plain sum
+/// has them. With `enabled` false, these convolutions run the direct kernel.
 public enum WinogradConvolution {
     @TaskLocal public static var enabled = true
 
@@ -37,11 +38,11 @@ extension Kernels {
         var padded = win
         padded.pads[2] += 2 * nty - oh
         padded.pads[3] += 2 * ntx - ow
-        let layout = ConvPhases(height: h, width: wd, window: padded, kh: 3, kw: 3, channels: c, asIs: false)
-        let (channelFloats, tail) = (layout.channelFloats, layout.wq + 64)
-        let phases = UnsafeMutablePointer<Float>.allocate(capacity: n * c * channelFloats + tail)
+        let layout = ConvPhases(height: h, width: wd, window: padded, kh: 3, kw: 3, channels: 1, asIs: false)
+        let channelFloats = layout.channelFloats
+        let phases = UnsafeMutablePointer<Float>.allocate(capacity: n * c * channelFloats + 64)
         defer { phases.deallocate() }
-        (phases + n * c * channelFloats).initialize(repeating: 0, count: tail)
+        (phases + n * c * channelFloats).initialize(repeating: 0, count: 64)
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * m * c)
         defer { u.deallocate() }
         let channelsPerTask = Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))
@@ -57,27 +58,33 @@ extension Kernels {
             }
         }
 
-        // Blocks of whole tile rows whose transformed tiles (V and M, 16 x (c + m) x tiles) take about a
-        // MiB, half of L2.
-        let mr = Int(YC_CONV_MR), mp = (m + mr - 1) / mr * mr
-        let rows = Swift.max(1, Swift.min(nty, (1 << 14) / ((c + mp) * ntx)))
-        let blocks = (nty + rows - 1) / rows
-        let ld = (rows * ntx + 15) / 16 * 16
+        // Runs of tiles (row by row) whose transformed tiles (V and M, 16 x (c + m) x tiles) take about a
+        // MiB, half of L2, in whole 48-column tiles of the products (the last run may end short).
+        let mr = Int(YC_CONV_MR), mp = (m + mr - 1) / mr * mr, tiles = ntx * nty
+        let perBlock = Swift.min(tiles, Swift.max(48, (1 << 14) / (c + mp) / 48 * 48))
+        let blocks = (tiles + perBlock - 1) / perBlock
+        let ld = (perBlock + 15) / 16 * 16
         let offsets = (0..<c).map { $0 * ld }
         let scratchFloats = yc_winograd_scratch(m, c, ld)
         let tasks = n * blocks
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: parallelWorkers(tasks, threads: threads) * scratchFloats)
         defer { scratch.deallocate() }
+        let nonfinite = Atomic<Bool>(false)
         offsets.withUnsafeBufferPointer { ob in
-        layout.offsets.withUnsafeBufferPointer { taps in
             parallelTasks(tasks, threads: threads) { worker, t in
-                let b = t / blocks, ty0 = (t % blocks) * rows
-                var conv = yc_winograd_conv(u: u, w: wp, phases: phases + b * c * channelFloats, off: ob.baseAddress!,
-                                            taps: taps.baseAddress!, m: m, c: c, ld: ld, channelFloats: channelFloats, wq: layout.wq,
-                                            ntx: ntx, oh: oh, ow: ow)
+                let b = t / blocks, j0 = (t % blocks) * perBlock
+                var conv = yc_winograd_conv(u: u, phases: phases + b * c * channelFloats, off: ob.baseAddress!, m: m, c: c, ld: ld,
+                                            channelFloats: channelFloats, wq: layout.wq, ntx: ntx, oh: oh, ow: ow)
                 var pass = activation.outputPass(bias: bias)
-                yc_winograd_rows(&conv, ty0, Swift.min(nty, ty0 + rows), yp + b * m * plane, &pass, scratch + worker * scratchFloats)
+                if yc_winograd_tiles(&conv, j0, Swift.min(tiles, j0 + perBlock), yp + b * m * plane, &pass, scratch + worker * scratchFloats) != 0 {
+                    nonfinite.store(true, ordering: .relaxed)
+                }
             }
-        } }
+        }
+        // An infinity or a NaN among the sums: the transforms' differences can turn an infinity into a NaN
+        // (inf - inf) or overflow where the direct sum does not, so the direct kernel computes it all again.
+        if nonfinite.load(ordering: .relaxed) {
+            directConv2d(xp, xShape, wp, wShape, 1, win, out, yp, activation: activation, bias: bias, threads: threads)
+        }
     }
 }
