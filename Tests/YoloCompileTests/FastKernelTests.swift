@@ -210,6 +210,26 @@ final class FastKernelTests: XCTestCase {
         XCTAssertNotEqual(finite.floats, finiteDirect.floats)
     }
 
+    /// The memory Winograd takes besides the output (its transformed kernels, 16 x m x c floats, and
+    /// each worker's transformed tiles) counts against the memory limit: 256 -> 256 channels on 8x8
+    /// need about 2.6 MB with the direct kernel and 7 MB with Winograd, so 4 MiB runs one and refuses
+    /// the other.
+    func testWinogradScratchCountsAgainstTheMemoryLimit() throws {
+        guard DirectConvolution.supported else { throw XCTSkip("Winograd runs only beside the direct kernel (AVX-512)") }
+        var rng = SplitMix64(seed: 26)
+        let cv = ConvCase(n: 1, c: 256, m: 256, g: 1, h: 8, w: 8, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [1, 1, 1, 1], bias: true)
+        let x = Self.randomTensor([1, 256, 8, 8], &rng)
+        let g = try convGraph(cv, Self.randomTensor([256, 256, 3, 3], &rng), Self.randomTensor([256], &rng)) { _, y in y }
+        try MemoryLimit.$bytes.withValue(4 << 20) {
+            let direct = try WinogradConvolution.$enabled.withValue(false) { try Interpreter(g).run([x])[0] }
+            XCTAssertEqual(direct.shape, [1, 256, 8, 8])
+            // Scratch: the padded input 256 x 10 x 10 + 64, the kernels 16 x 256 x 256, one worker's tiles
+            // 16 x (256 x 16 + 16 + 256 x 16 + 16) + 16: 1,205,840 floats.
+            XCTAssertEqual(errorText { _ = try Interpreter(g).run([x]) },
+                           "interpreter: node /Conv (Conv): running the node (its outputs 65536 bytes, scratch 4823360 bytes, with 2425856 bytes live) needs 7314752 bytes (7.0 MiB), more than the memory limit of 4194304 bytes (4.0 MiB) (--memory-limit raises it)")
+        }
+    }
+
     /// Every sample model (seeded weights, 384x384, a size every sample takes) with Winograd and with the
     /// direct kernel alone: within 1e-6 of the largest output (3.8e-7 at most, on YOLOv5x and MobileViT),
     /// ten times inside the 1e-5 every fast path keeps against the plain one.

@@ -20,7 +20,8 @@ extension Operators {
             }
             // im2col: (channels / group x taps) float columns of the output plane (none for a depthwise
             // conv), and, outside the 2-D float path, a tap map of Ints; or the direct kernel's padded
-            // input phases (Kernels.directConv2d). The larger of the two, in 8-byte units.
+            // input phases (Kernels.directConv2d); or Winograd's (Kernels.winogradConv2d). The largest,
+            // in 8-byte units.
             $0.scratchElements = { inputs, outputs, a in
                 guard inputs.count > 1, let x = inputs[0].staticShape, let w = inputs[1].staticShape, let y = outputs[0].staticShape
                 else { return 0 }
@@ -33,7 +34,12 @@ extension Operators {
                 let r = x.count - 2
                 let padded = (0..<r).map { Double(x[2 + $0]) + Double(win.pads[$0]) + Double(win.pads[r + $0]) + Double(win.strides[$0]) }
                 let direct = (Double(x[0]) * Double(x[1]) * padded.reduce(1, *) + (padded.last ?? 0)) / 2
-                return max(im2col, direct)
+                guard x.count == 4, y.count == 4, inputs[0].dtype == .float32, DirectConvolution.enabled, DirectConvolution.supported,
+                      WinogradConvolution.applies(c: x[1], m: w[0], g: a.int("group"), kh: w[2], kw: w[3], window: win, out: y)
+                else { return max(im2col, direct) }
+                let winograd = WinogradConvolution.Plan(c: x[1], m: w[0], oh: y[2], ow: y[3])
+                    .scratchFloats(n: x[0], c: x[1], m: w[0], threads: KernelThreads.count) / 2
+                return max(im2col, direct, winograd)
             }
         },
         with(OperatorSchema("ConvTranspose", versions: [1, 11],

@@ -25,6 +25,30 @@ public enum WinogradConvolution {
         enabled && g == 1 && kh == 3 && kw == 3 && win.strides == [1, 1] && win.dilations == [1, 1] && c >= 32 && m >= 32
             && out[2] >= 2 && out[3] >= 2
     }
+
+    /// How a convolution of c -> m channels to oh x ow runs: 2x2 tiles, ntx x nty of them, in runs of
+    /// `perRun` (their transforms, 16 x (c + m) x tiles, about a MiB, half of L2, in whole 48-column
+    /// tiles of the products; the last run may be shorter), `ld` floats apart in the scratch.
+    struct Plan {
+        let ntx, nty, tiles, perRun, runs, ld: Int
+
+        init(c: Int, m: Int, oh: Int, ow: Int) {
+            let mr = Int(YC_CONV_MR), mp = (m + mr - 1) / mr * mr
+            (ntx, nty) = ((ow + 1) / 2, (oh + 1) / 2)
+            tiles = ntx * nty
+            perRun = Swift.min(tiles, Swift.max(48, (1 << 14) / (c + mp) / 48 * 48))
+            runs = (tiles + perRun - 1) / perRun
+            ld = (perRun + 15) / 16 * 16
+        }
+
+        /// Floats the convolution allocates besides its output: the padded input (n images of c
+        /// channels), the transformed kernels, and each worker's transformed tiles.
+        func scratchFloats(n: Int, c: Int, m: Int, threads: Int) -> Double {
+            let phases = Double(n) * Double(c) * Double(2 * nty + 2) * Double(2 * ntx + 2) + 64
+            let workers = Double(Swift.max(1, Swift.min(threads, n * runs)))
+            return phases + 16 * Double(m) * Double(c) + workers * Double(yc_winograd_scratch(m, c, ld))
+        }
+    }
 }
 
 extension Kernels {
@@ -33,11 +57,11 @@ extension Kernels {
                                bias: UnsafePointer<Float>?, threads: Int) {
         let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
         let m = wShape[0], (oh, ow) = (out[2], out[3]), plane = oh * ow
-        let (ntx, nty) = ((ow + 1) / 2, (oh + 1) / 2)
+        let plan = WinogradConvolution.Plan(c: c, m: m, oh: oh, ow: ow)
         // Padded to whole tiles: 2 nty + 2 rows and 2 ntx + 2 columns, the extra row or column zero.
         var padded = win
-        padded.pads[2] += 2 * nty - oh
-        padded.pads[3] += 2 * ntx - ow
+        padded.pads[2] += 2 * plan.nty - oh
+        padded.pads[3] += 2 * plan.ntx - ow
         let layout = ConvPhases(height: h, width: wd, window: padded, kh: 3, kw: 3, channels: 1, asIs: false)
         let channelFloats = layout.channelFloats
         let phases = UnsafeMutablePointer<Float>.allocate(capacity: n * c * channelFloats + 64)
@@ -58,25 +82,20 @@ extension Kernels {
             }
         }
 
-        // Runs of tiles (row by row) whose transformed tiles (V and M, 16 x (c + m) x tiles) take about a
-        // MiB, half of L2, in whole 48-column tiles of the products (the last run may end short).
-        let mr = Int(YC_CONV_MR), mp = (m + mr - 1) / mr * mr, tiles = ntx * nty
-        let perBlock = Swift.min(tiles, Swift.max(48, (1 << 14) / (c + mp) / 48 * 48))
-        let blocks = (tiles + perBlock - 1) / perBlock
-        let ld = (perBlock + 15) / 16 * 16
-        let offsets = (0..<c).map { $0 * ld }
-        let scratchFloats = yc_winograd_scratch(m, c, ld)
-        let tasks = n * blocks
+        let offsets = (0..<c).map { $0 * plan.ld }
+        let scratchFloats = yc_winograd_scratch(m, c, plan.ld)
+        let tasks = n * plan.runs
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: parallelWorkers(tasks, threads: threads) * scratchFloats)
         defer { scratch.deallocate() }
         let nonfinite = Atomic<Bool>(false)
         offsets.withUnsafeBufferPointer { ob in
             parallelTasks(tasks, threads: threads) { worker, t in
-                let b = t / blocks, j0 = (t % blocks) * perBlock
-                var conv = yc_winograd_conv(u: u, phases: phases + b * c * channelFloats, off: ob.baseAddress!, m: m, c: c, ld: ld,
-                                            channelFloats: channelFloats, wq: layout.wq, ntx: ntx, oh: oh, ow: ow)
+                let b = t / plan.runs, j0 = (t % plan.runs) * plan.perRun
+                var conv = yc_winograd_conv(u: u, phases: phases + b * c * channelFloats, off: ob.baseAddress!, m: m, c: c, ld: plan.ld,
+                                            channelFloats: channelFloats, wq: layout.wq, ntx: plan.ntx, oh: oh, ow: ow)
                 var pass = activation.outputPass(bias: bias)
-                if yc_winograd_tiles(&conv, j0, Swift.min(tiles, j0 + perBlock), yp + b * m * plane, &pass, scratch + worker * scratchFloats) != 0 {
+                let j1 = Swift.min(plan.tiles, j0 + plan.perRun)
+                if yc_winograd_tiles(&conv, j0, j1, yp + b * m * plane, &pass, scratch + worker * scratchFloats) != 0 {
                     nonfinite.store(true, ordering: .relaxed)
                 }
             }
