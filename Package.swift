@@ -50,7 +50,7 @@ let package = Package(
         ),
         .testTarget(
             name: "YoloCompileTests",
-            dependencies: ["YoloCompile"],
+            dependencies: ["YoloCompile", "CKernels"],
             path: "Tests/YoloCompileTests",
             exclude: ["Fixtures", "PassCases"]
         ),

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import XCTest
 import YoloCompile
@@ -248,6 +249,38 @@ final class FastKernelTests: XCTestCase {
                 let scale = max(1, d.floats.map(abs).max() ?? 0)
                 XCTAssertLessThanOrEqual(maxAbsDifference(a, d) / scale, 1e-6, file)
             }
+        }
+    }
+
+    /// The direct kernel starts its tiles where the input's first tap reaches a 64-byte line (a 1x1
+    /// convolution reads its input tensor wherever it lies): the same bits, the multiply-add chain over
+    /// the taps, whatever the input's address, for each of the 16 float offsets in a line; rows split
+    /// into blocks at odd rows and a last block ending mid-tile.
+    func testDirectKernelTilesFollowTheInputsAlignment() throws {
+        guard DirectConvolution.supported else { throw XCTSkip("the direct kernel runs where the CPU has AVX-512") }
+        var rng = SplitMix64(seed: 27)
+        let (m, k, oh, ow) = (21, 37, 9, 40), plane = oh * ow
+        let x = (0..<(k * plane)).map { _ in rng.nextUnitFloat() * 4 - 2 }, w = (0..<(m * k)).map { _ in rng.nextUnitFloat() - 0.5 }
+        var want = [Float](repeating: 0, count: m * plane)
+        for o in 0..<m { for q in 0..<plane {
+            var acc: Float = 0
+            for p in 0..<k { acc = acc.addingProduct(w[o * k + p], x[p * plane + q]) }
+            want[o * plane + q] = acc
+        } }
+        let offsets = (0..<k).map { $0 * plane }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: (k * plane + 16) * 4, alignment: 64)
+        defer { buffer.deallocate() }
+        let base = buffer.bindMemory(to: Float.self, capacity: k * plane + 16)
+        for skew in 0..<16 {
+            (base + skew).update(from: x, count: x.count)
+            var y = [Float](repeating: .nan, count: m * plane)
+            var pass = yc_output_pass(bias: nil, act: YC_IDENTITY, alpha: 0, beta: 0, gamma: 0)
+            w.withUnsafeBufferPointer { wb in offsets.withUnsafeBufferPointer { ob in y.withUnsafeMutableBufferPointer { yb in
+                for (r0, r1) in [(0, 3), (3, 8), (8, 9)] {
+                    yc_conv_rows(wb.baseAddress!, m, k, ob.baseAddress!, base + skew, ow, ow, plane, r0, r1, yb.baseAddress!, &pass)
+                }
+            } } }
+            assertSameBits(Tensor(shape: [m, oh, ow], floats: y), Tensor(shape: [m, oh, ow], floats: want), "input \(skew) floats past a line")
         }
     }
 
