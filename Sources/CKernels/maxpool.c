@@ -5,6 +5,14 @@
 #include "ckernels.h"
 #include <math.h>
 
+// Whether a pool runs flat: stride 1, no dilation, and a window no larger than the output (the padded
+// plane, (oh + kh - 1) x (ow + kw - 1), is then at most four times the output, where a large window
+// over a small output would make it, and the passes over it, far larger than the work the window's
+// taps declare).
+static int flat(long kh, long kw, long sh, long sw, long dh, long dw, long oh, long ow) {
+    return sh == 1 && sw == 1 && dh == 1 && dw == 1 && kh <= oh && kw <= ow;
+}
+
 // Stride 1, no dilation (SPPF's 5x5 pools): the plane padded with -infinity to H x W (every window
 // inside it) and both passes run over it flat, as two loops of H x W rather than H loops of a short
 // row each: an output's window is the same taps in the same order as in the loops below, at offsets
@@ -44,7 +52,7 @@ __attribute__((always_inline)) static inline int max_pool_unit_stride(const floa
 __attribute__((target_clones("avx512f", "avx2", "default")))
 int yc_max_pool_plane(const float *src, long h, long w, long kh, long kw, long sh, long sw, long dh, long dw, long pt, long pl,
                       long oh, long ow, float *scratch, float *dst) {
-    if (sh == 1 && sw == 1 && dh == 1 && dw == 1) return max_pool_unit_stride(src, h, w, kh, kw, pt, pl, oh, ow, scratch, dst);
+    if (flat(kh, kw, sh, sw, dh, dw, oh, ow)) return max_pool_unit_stride(src, h, w, kh, kw, pt, pl, oh, ow, scratch, dst);
     // A row padded with -infinity on both sides, which loses to (or equals) any value a window holds;
     // each row's maxima; and whether a window's columns in that row read NaN.
     const long reach = (ow - 1) * sw + (kw - 1) * dw + 1, padded = reach > pl + w ? reach : pl + w;
@@ -88,8 +96,8 @@ int yc_max_pool_plane(const float *src, long h, long w, long kh, long kw, long s
     return 0;
 }
 
-long yc_max_pool_scratch(long h, long w, long kh, long kw, long sw, long dw, long pl, long oh, long ow) {
-    const long reach = (ow - 1) * sw + (kw - 1) * dw + 1, separable = (reach > pl + w ? reach : pl + w) + h * ow + h;
-    const long flat = 2 * (oh + kh - 1) * (ow + kw - 1);  // max_pool_unit_stride's
-    return separable > flat ? separable : flat;
+long yc_max_pool_scratch(long h, long w, long kh, long kw, long sh, long sw, long dh, long dw, long pl, long oh, long ow) {
+    if (flat(kh, kw, sh, sw, dh, dw, oh, ow)) return 2 * (oh + kh - 1) * (ow + kw - 1);  // max_pool_unit_stride's
+    const long reach = (ow - 1) * sw + (kw - 1) * dw + 1;
+    return (reach > pl + w ? reach : pl + w) + h * ow + h;
 }

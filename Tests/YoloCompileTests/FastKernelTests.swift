@@ -220,14 +220,24 @@ final class FastKernelTests: XCTestCase {
         var rng = SplitMix64(seed: 26)
         let cv = ConvCase(n: 1, c: 256, m: 256, g: 1, h: 8, w: 8, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [1, 1, 1, 1], bias: true)
         let x = Self.randomTensor([1, 256, 8, 8], &rng)
-        let g = try convGraph(cv, Self.randomTensor([256, 256, 3, 3], &rng), Self.randomTensor([256], &rng)) { _, y in y }
+        let w = Self.randomTensor([256, 256, 3, 3], &rng), b = Self.randomTensor([256], &rng)
+        let g = try convGraph(cv, w, b) { _, y in y }
+        // float16 runs the same float kernels (rounding after each node), so its Winograd memory counts too.
+        let gb = GraphBuilder(name: "conv16", parameters: ZeroParameters())
+        let half = { (t: Tensor) in Tensor(shape: t.shape, floats: t.floats, dtype: .float16) }
+        let x16 = gb.input("x", TensorType(.float16, [1, 256, 8, 8]))
+        gb.output(try gb.op("Conv", [x16, gb.constant(half(w)), gb.constant(half(b))], cv.attributes), name: "y")
+        let g16 = gb.finish()
         try MemoryLimit.$bytes.withValue(4 << 20) {
             let direct = try WinogradConvolution.$enabled.withValue(false) { try Interpreter(g).run([x])[0] }
             XCTAssertEqual(direct.shape, [1, 256, 8, 8])
             // Scratch: the padded input 256 x 10 x 10 + 64, the kernels 16 x 256 x 256, one worker's tiles
             // 16 x (256 x 16 + 16 + 256 x 16 + 16) + 16: 1,205,840 floats.
-            XCTAssertEqual(errorText { _ = try Interpreter(g).run([x]) },
-                           "interpreter: node /Conv (Conv): running the node (its outputs 65536 bytes, scratch 4823360 bytes, with 2425856 bytes live) needs 7314752 bytes (7.0 MiB), more than the memory limit of 4194304 bytes (4.0 MiB) (--memory-limit raises it)")
+            let refusal = "interpreter: node /Conv (Conv): running the node (its outputs 65536 bytes, scratch 4823360 bytes, with 2425856 bytes live) needs 7314752 bytes (7.0 MiB), more than the memory limit of 4194304 bytes (4.0 MiB) (--memory-limit raises it)"
+            XCTAssertEqual(errorText { _ = try Interpreter(g).run([x]) }, refusal)
+            // (The interpreter holds float16 tensors as floats, so the figures are the same.)
+            XCTAssertEqual(try WinogradConvolution.$enabled.withValue(false) { try Interpreter(g16).run([half(x)])[0] }.dtype, .float16)
+            XCTAssertEqual(errorText { _ = try Interpreter(g16).run([half(x)]) }, refusal)
         }
     }
 

@@ -37,10 +37,10 @@ void yc_bias_activation(float *y, size_t n, float bias, int add_bias, yc_activat
 
 /// Max pooling of one plane (h x w) into dst (oh x ow), every window holding at least one input
 /// position; returns 1 when a window reads NaN (dst is then unfinished). `scratch` holds
-/// yc_max_pool_scratch(h, w, kh, kw, sw, dw, pl, oh, ow) floats.
+/// yc_max_pool_scratch(h, w, kh, kw, sh, sw, dh, dw, pl, oh, ow) floats.
 int yc_max_pool_plane(const float *src, long h, long w, long kh, long kw, long sh, long sw, long dh, long dw, long pt, long pl,
                       long oh, long ow, float *scratch, float *dst);
-long yc_max_pool_scratch(long h, long w, long kh, long kw, long sw, long dw, long pl, long oh, long ow);
+long yc_max_pool_scratch(long h, long w, long kh, long kw, long sh, long sw, long dh, long dw, long pl, long oh, long ow);
 
 /// The float32 arithmetic `yc_binary_floats` runs.
 typedef enum yc_binary { YC_ADD = 0, YC_SUB = 1, YC_MUL = 2, YC_DIV = 3 } yc_binary;

@@ -34,7 +34,7 @@ extension Operators {
                 let r = x.count - 2
                 let padded = (0..<r).map { Double(x[2 + $0]) + Double(win.pads[$0]) + Double(win.pads[r + $0]) + Double(win.strides[$0]) }
                 let direct = (Double(x[0]) * Double(x[1]) * padded.reduce(1, *) + (padded.last ?? 0)) / 2
-                guard x.count == 4, y.count == 4, inputs[0].dtype == .float32, DirectConvolution.enabled, DirectConvolution.supported,
+                guard x.count == 4, y.count == 4, inputs[0].dtype != .float64, DirectConvolution.enabled, DirectConvolution.supported,
                       WinogradConvolution.applies(c: x[1], m: w[0], g: a.int("group"), kh: w[2], kw: w[3], window: win, out: y)
                 else { return max(im2col, direct) }
                 let winograd = WinogradConvolution.Plan(c: x[1], m: w[0], oh: y[2], ow: y[3])

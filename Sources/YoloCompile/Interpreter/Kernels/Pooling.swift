@@ -95,7 +95,7 @@ extension Kernels {
             throw fail("a window lies wholly in the padding, which ONNX leaves undefined")
         }
         let nan = Atomic<Bool>(false)
-        let scratchFloats = yc_max_pool_scratch(h, w, kh, kw, sw, dw, pl, oh, ow)
+        let scratchFloats = yc_max_pool_scratch(h, w, kh, kw, sh, sw, dh, dw, pl, oh, ow)
         let y = [Float](unsafeUninitializedCapacity: count) { yb, initialized in
             x.withUnsafeBufferPointer { xb in
                 let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)

@@ -55,6 +55,18 @@ extension Kernels {
     static func winogradConv2d(_ xp: UnsafePointer<Float>, _ xShape: [Int], _ wp: UnsafePointer<Float>, _ wShape: [Int],
                                _ win: SpatialWindow, _ out: [Int], _ yp: UnsafeMutablePointer<Float>, activation: FusedActivation,
                                bias: UnsafePointer<Float>?, threads: Int) {
+        if !winogradSums(xp, xShape, wp, wShape, win, out, yp, activation: activation, bias: bias, threads: threads) {
+            // An infinity or a NaN among the sums: the transforms' differences can turn an infinity into a NaN
+            // (inf - inf) or overflow where the direct sum does not, so the direct kernel computes it all again,
+            // once Winograd's buffers are freed (the memory limit counts the larger of the two, not both).
+            directConv2d(xp, xShape, wp, wShape, 1, win, out, yp, activation: activation, bias: bias, threads: threads)
+        }
+    }
+
+    /// The Winograd sums, bias and activation into yp; false when a sum is an infinity or a NaN.
+    private static func winogradSums(_ xp: UnsafePointer<Float>, _ xShape: [Int], _ wp: UnsafePointer<Float>, _ wShape: [Int],
+                                     _ win: SpatialWindow, _ out: [Int], _ yp: UnsafeMutablePointer<Float>,
+                                     activation: FusedActivation, bias: UnsafePointer<Float>?, threads: Int) -> Bool {
         let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
         let m = wShape[0], (oh, ow) = (out[2], out[3]), plane = oh * ow
         let plan = WinogradConvolution.Plan(c: c, m: m, oh: oh, ow: ow)
@@ -100,10 +112,6 @@ extension Kernels {
                 }
             }
         }
-        // An infinity or a NaN among the sums: the transforms' differences can turn an infinity into a NaN
-        // (inf - inf) or overflow where the direct sum does not, so the direct kernel computes it all again.
-        if nonfinite.load(ordering: .relaxed) {
-            directConv2d(xp, xShape, wp, wShape, 1, win, out, yp, activation: activation, bias: bias, threads: threads)
-        }
+        return !nonfinite.load(ordering: .relaxed)
     }
 }
