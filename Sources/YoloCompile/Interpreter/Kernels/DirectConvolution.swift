@@ -37,10 +37,8 @@ extension Kernels {
         let mr = Int(YC_CONV_MR)
         let panels = (mg + mr - 1) / mr
         if let phases {
-            let channelsPerTask = Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))
-            parallelTasks((n * c + channelsPerTask - 1) / channelsPerTask, threads: threads) { _, task in
-                let t0 = task * channelsPerTask, t1 = Swift.min(n * c, t0 + channelsPerTask)
-                layout.fill(from: xp + t0 * h * wd, into: phases + t0 * channelFloats, channels: t1 - t0)
+            parallelTasks(layout.fillTasks(channels: n * c), threads: threads) { _, task in
+                layout.fill(task: task, channels: n * c, from: xp, into: phases)
             }
         }
 
@@ -99,5 +97,19 @@ struct ConvPhases {
     /// read up to wq floats past the last channel: the caller keeps a zeroed tail there.
     func fill(from src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, channels: Int = 1) {
         yc_conv_phases(src, channels, height, width, pads[0], pads[1], strides[0], strides[1], hq, wq, dst)
+    }
+
+    /// Channels laid out per parallel task: about 128 KiB of phases each.
+    private var channelsPerTask: Int { Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1)) }
+
+    /// The tasks that lay out `channels` channels (`fill(task:...)` runs one), so that a caller can
+    /// share one parallel loop between them and work of its own.
+    func fillTasks(channels: Int) -> Int { (channels + channelsPerTask - 1) / channelsPerTask }
+
+    /// Task `task` of `fillTasks(channels:)`: its run of the channels from src (planes of height x width)
+    /// into dst (channelFloats apart).
+    func fill(task: Int, channels: Int, from src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        let t0 = task * channelsPerTask, t1 = Swift.min(channels, t0 + channelsPerTask)
+        fill(from: src + t0 * height * width, into: dst + t0 * channelFloats, channels: t1 - t0)
     }
 }

@@ -81,13 +81,12 @@ extension Kernels {
         (phases + n * c * channelFloats).initialize(repeating: 0, count: 64)
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * m * c)
         defer { u.deallocate() }
-        let channelsPerTask = Swift.max(1, (1 << 15) / Swift.max(channelFloats, 1))
+        // The phases and the transformed kernels in one parallel loop.
         let outputsPerTask = Swift.max(1, (1 << 14) / (9 * c))
-        let fills = (n * c + channelsPerTask - 1) / channelsPerTask, transforms = (m + outputsPerTask - 1) / outputsPerTask
+        let fills = layout.fillTasks(channels: n * c), transforms = (m + outputsPerTask - 1) / outputsPerTask
         parallelTasks(fills + transforms, threads: threads) { _, task in
             if task < fills {
-                let t0 = task * channelsPerTask, t1 = Swift.min(n * c, t0 + channelsPerTask)
-                layout.fill(from: xp + t0 * h * wd, into: phases + t0 * channelFloats, channels: t1 - t0)
+                layout.fill(task: task, channels: n * c, from: xp, into: phases)
             } else {
                 let o0 = (task - fills) * outputsPerTask
                 yc_winograd_weights(wp, m, c, o0, Swift.min(m, o0 + outputsPerTask), u)
